@@ -1,0 +1,1 @@
+"""Ray actors: campaigns, agent pools, trunks, and the controller that owns them."""

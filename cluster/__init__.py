@@ -1,0 +1,1 @@
+"""Outbound dialing cluster: campaign models, lifecycle and cluster plumbing."""

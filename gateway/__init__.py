@@ -1,0 +1,1 @@
+"""The gRPC front door (dialer.v1) and its command-line client."""
