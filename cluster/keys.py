@@ -1,0 +1,171 @@
+"""The Redis key schema: every key the system writes is built here and nowhere else.
+
+Keys start with a prefix (default "dialer") and the tenant. Everything one Lua script touches
+shares a hash tag, so the schema works on Redis Cluster:
+
+    {c:<campaign>}  the campaign record and all of its run instances' lead state
+    {l:<list>}      one contact list
+    {d:<list>}      one DNC list
+
+Tenant-wide indexes (names, listings) are plain keys outside any tag; they are only touched by
+single-key commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TenantKeys:
+    prefix: str
+    tenant: str = "default"
+
+    @property
+    def root(self) -> str:
+        return f"{self.prefix}:{self.tenant}"
+
+    # Tenant-wide indexes.
+    def campaign_index(self) -> str:
+        """HASH campaign id -> name."""
+        return f"{self.root}:campaigns"
+
+    def campaign_names(self) -> str:
+        """HASH campaign name -> id; the unique-name constraint."""
+        return f"{self.root}:campaign_names"
+
+    def contact_list_index(self) -> str:
+        """HASH contact list id -> name."""
+        return f"{self.root}:lists"
+
+    def dnc_list_index(self) -> str:
+        """HASH DNC list id -> name."""
+        return f"{self.root}:dnc_lists"
+
+    def campaign(self, campaign_id: str) -> CampaignKeys:
+        return CampaignKeys(f"{self.root}:{{c:{campaign_id}}}")
+
+    def contact_list(self, list_id: str) -> ContactListKeys:
+        return ContactListKeys(f"{self.root}:{{l:{list_id}}}")
+
+    def dnc_list(self, list_id: str) -> DncListKeys:
+        return DncListKeys(f"{self.root}:{{d:{list_id}}}")
+
+
+@dataclass(frozen=True)
+class CampaignKeys:
+    base: str
+
+    def record(self) -> str:
+        """STRING msgpack of the Campaign model."""
+        return f"{self.base}:campaign"
+
+    def scrub(self) -> str:
+        """HASH: the last scrub of the lists against the DNC list (checked, blocked, at)."""
+        return f"{self.base}:scrub"
+
+    def instances(self) -> str:
+        """SET of run instance numbers that have lead state (for cleanup)."""
+        return f"{self.base}:instances"
+
+    def run(self, instance: int) -> RunKeys:
+        return RunKeys(f"{self.base}:r:{instance}")
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """Lead state of one run instance. A lead is in exactly one of ready, waiting, leases, final."""
+
+    base: str
+
+    def meta(self) -> str:
+        """HASH: sources (msgpack list of [list_id, offset]), order, seed, created_at."""
+        return f"{self.base}:meta"
+
+    def ready(self) -> str:
+        """ZSET lead -> rank in dialing order; eligible to dial now."""
+        return f"{self.base}:ready"
+
+    def waiting(self) -> str:
+        """ZSET lead -> epoch ms when the lead may be dialed again (retry, callback, window)."""
+        return f"{self.base}:waiting"
+
+    def leases(self) -> str:
+        """HASH lead -> lease token of the dialer that holds it."""
+        return f"{self.base}:leases"
+
+    def lease_expiry(self) -> str:
+        """ZSET lead -> epoch ms when its lease lapses unless renewed; the reaper reads it."""
+        return f"{self.base}:lease_exp"
+
+    def attempts(self) -> str:
+        """HASH lead -> attempts made (a leased lead's attempt counts)."""
+        return f"{self.base}:attempts"
+
+    def last_outcome(self) -> str:
+        """HASH lead -> outcome of its latest attempt."""
+        return f"{self.base}:last"
+
+    def final(self) -> str:
+        """HASH lead -> final outcome; the lead is never dialed again in this instance."""
+        return f"{self.base}:final"
+
+    def progress(self) -> str:
+        """HASH counter -> value (total, dialed, per-outcome counts, completed, lease_seq)."""
+        return f"{self.base}:progress"
+
+    def idempotency(self) -> str:
+        """HASH idempotency key -> result; makes a retried dial call place no second call."""
+        return f"{self.base}:idem"
+
+    def all(self) -> list[str]:
+        return [
+            self.meta(),
+            self.ready(),
+            self.waiting(),
+            self.leases(),
+            self.lease_expiry(),
+            self.attempts(),
+            self.last_outcome(),
+            self.final(),
+            self.progress(),
+            self.idempotency(),
+        ]
+
+
+@dataclass(frozen=True)
+class ContactListKeys:
+    base: str
+
+    def meta(self) -> str:
+        """HASH: name, description, count, next_seq, created_at."""
+        return f"{self.base}:meta"
+
+    def contacts(self) -> str:
+        """HASH seq -> msgpack contact record. seq orders the list (list order)."""
+        return f"{self.base}:contacts"
+
+    def phones(self) -> str:
+        """HASH E.164 phone -> seq; rejects duplicates within the list."""
+        return f"{self.base}:phones"
+
+    def staging(self, import_id: str) -> ContactListKeys:
+        """Where an import writes until it commits; same hash tag as the list."""
+        return ContactListKeys(f"{self.base}:stage:{import_id}")
+
+
+@dataclass(frozen=True)
+class DncListKeys:
+    base: str
+
+    def meta(self) -> str:
+        """HASH: name, description, count, created_at."""
+        return f"{self.base}:meta"
+
+    def bucket(self, prefix: str) -> str:
+        """SET of integer line numbers (last 4 digits) under one number prefix (an intset)."""
+        return f"{self.base}:b:{prefix}"
+
+    def bucket_index(self) -> str:
+        """SET of bucket prefixes in use (for delete and export)."""
+        return f"{self.base}:buckets"

@@ -1,0 +1,360 @@
+"""Lead state of one run instance, kept in Redis and changed only by atomic Lua scripts.
+
+Every seeded lead is in exactly one place:
+
+    ready    ZSET, scored by rank in dialing order: may be dialed now
+    waiting  ZSET, scored by epoch ms: may be dialed again from then (retry, callback, window)
+    leases   HASH lead -> token, with lease_exp ZSET: a dialer holds it (an attempt is counted)
+    final    HASH lead -> outcome: never dialed again in this instance
+
+A lease is the only way to dial a lead, and leasing pops it from ready, so two dialers (on one
+node or many) never hold the same lead. The attempt is counted when the lead is leased; if the
+lead is then not dialed (DNC, outside its window) the release takes the attempt back. A dialer
+that dies leaves its leases to lapse; `reap` returns them to waiting, counted as an attempt of
+unknown outcome, no sooner than the retry period (a call may have been placed).
+
+Leads are integers: the lead's position across the campaign's contact lists (see runs.py).
+Times are epoch milliseconds from the caller's clock, so tests run on a fake clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import redis
+
+from cluster.keys import RunKeys
+from cluster.models import DialingOrder
+
+# Shared by the scripts below. rank() must agree with lead_rank() in Python.
+_RANK_LUA = """
+local function rank(lead, order, seed)
+  local i = tonumber(lead)
+  if order == 'newest_first' then return -i end
+  if order == 'random' then
+    return tonumber(string.sub(redis.sha1hex(seed .. ':' .. lead), 1, 12), 16)
+  end
+  return i
+end
+"""
+
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
+# ARGV: now_ms, n, ttl_ms, max_attempts, order, seed, promote_limit
+# Moves due waiting leads to ready, then leases up to n leads from the head of ready.
+# Returns a flat array: lead, token, attempt, lead, token, attempt, ...
+LEASE_LUA = (
+    _RANK_LUA
+    + """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
+for _, lead in ipairs(due) do
+  redis.call('ZREM', KEYS[2], lead)
+  redis.call('ZADD', KEYS[1], rank(lead, ARGV[5], ARGV[6]), lead)
+end
+local popped = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[2]))
+local max_attempts = tonumber(ARGV[4])
+local expiry = now + tonumber(ARGV[3])
+local out = {}
+for i = 1, #popped, 2 do
+  local lead = popped[i]
+  local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
+  if made >= max_attempts then
+    -- max_attempts was lowered while the lead waited: it is done.
+    local last = redis.call('HGET', KEYS[8], lead) or 'max_attempts'
+    redis.call('HSET', KEYS[6], lead, last)
+    redis.call('HINCRBY', KEYS[7], 'completed', 1)
+  else
+    local token = redis.call('HINCRBY', KEYS[7], 'lease_seq', 1)
+    redis.call('HSET', KEYS[5], lead, made + 1)
+    redis.call('HSET', KEYS[3], lead, token)
+    redis.call('ZADD', KEYS[4], expiry, lead)
+    out[#out + 1] = lead
+    out[#out + 1] = token
+    out[#out + 1] = made + 1
+  end
+end
+return out
+"""
+)
+
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
+# ARGV: lead, token, kind ('defer' | 'final'), until_ms (defer) or outcome (final)
+# Gives back a lease on which no call was placed: the attempt is taken back.
+RELEASE_LUA = """
+local lead = ARGV[1]
+if redis.call('HGET', KEYS[3], lead) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[3], lead)
+redis.call('ZREM', KEYS[4], lead)
+if redis.call('HINCRBY', KEYS[5], lead, -1) <= 0 then redis.call('HDEL', KEYS[5], lead) end
+if ARGV[3] == 'defer' then
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), lead)
+else
+  redis.call('HSET', KEYS[6], lead, ARGV[4])
+  redis.call('HINCRBY', KEYS[7], ARGV[4], 1)
+  redis.call('HINCRBY', KEYS[7], 'completed', 1)
+end
+return 1
+"""
+
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
+# ARGV: now_ms, lead, token, outcome, retry (0|1), retry_at_ms, max_attempts, min_retry_ms
+# Records the outcome of a dialed attempt. Returns 0 stale lease, 1 final, 2 scheduled retry.
+COMPLETE_LUA = """
+local now = tonumber(ARGV[1])
+local lead = ARGV[2]
+if redis.call('HGET', KEYS[3], lead) ~= ARGV[3] then return 0 end
+redis.call('HDEL', KEYS[3], lead)
+redis.call('ZREM', KEYS[4], lead)
+redis.call('HINCRBY', KEYS[7], 'dialed', 1)
+redis.call('HINCRBY', KEYS[7], ARGV[4], 1)
+redis.call('HSET', KEYS[8], lead, ARGV[4])
+if ARGV[5] == '1' then
+  local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
+  if made < tonumber(ARGV[7]) then
+    local at = math.max(tonumber(ARGV[6]), now + tonumber(ARGV[8]))
+    redis.call('ZADD', KEYS[2], at, lead)
+    return 2
+  end
+end
+redis.call('HSET', KEYS[6], lead, ARGV[4])
+redis.call('HINCRBY', KEYS[7], 'completed', 1)
+return 1
+"""
+
+# KEYS: leases, lease_exp    ARGV: expiry_ms, lead_1, token_1, lead_2, token_2, ...
+# Extends leases still held with the given token; returns how many.
+RENEW_LUA = """
+local renewed = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZADD', KEYS[2], 'XX', tonumber(ARGV[1]), ARGV[i])
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
+# ARGV: now_ms, limit, max_attempts, retry_ms
+# Takes back lapsed leases. Their attempt stands (a call may have been placed), so each lead
+# waits a full retry period, or is final if it has no attempts left. Returns the leads.
+REAP_LUA = """
+local now = tonumber(ARGV[1])
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+for _, lead in ipairs(lapsed) do
+  redis.call('HDEL', KEYS[3], lead)
+  redis.call('ZREM', KEYS[4], lead)
+  redis.call('HINCRBY', KEYS[7], 'dialed', 1)
+  redis.call('HINCRBY', KEYS[7], 'lease_expired', 1)
+  redis.call('HSET', KEYS[8], lead, 'lease_expired')
+  local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
+  if made < tonumber(ARGV[3]) then
+    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), lead)
+  else
+    redis.call('HSET', KEYS[6], lead, 'lease_expired')
+    redis.call('HINCRBY', KEYS[7], 'completed', 1)
+  end
+end
+return lapsed
+"""
+
+
+def lead_rank(lead: int, order: DialingOrder, seed: str) -> int:
+    """Position of a lead in the ready queue; mirrors rank() in the Lua scripts."""
+    if order == DialingOrder.NEWEST_FIRST:
+        return -lead
+    if order == DialingOrder.RANDOM:
+        return int(hashlib.sha1(f"{seed}:{lead}".encode()).hexdigest()[:12], 16)
+    return lead
+
+
+@dataclass(frozen=True)
+class Lease:
+    lead: int
+    token: str
+    attempt: int
+    """1 for the first attempt on this lead in this run instance."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    dialed: int
+    in_progress: int
+    ready: int
+    waiting: int
+    completed: int
+    outcomes: dict[str, int]
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.completed
+
+
+class LeadState:
+    """Atomic operations on one run instance's leads."""
+
+    def __init__(
+        self, client: redis.Redis, keys: RunKeys, order: DialingOrder, seed: str = "0"
+    ) -> None:
+        self.r = client
+        self.k = keys
+        self.order = order
+        self.seed = seed
+        self._lease = client.register_script(LEASE_LUA)
+        self._release = client.register_script(RELEASE_LUA)
+        self._complete = client.register_script(COMPLETE_LUA)
+        self._renew = client.register_script(RENEW_LUA)
+        self._reap = client.register_script(REAP_LUA)
+
+    @property
+    def _keys(self) -> list[str]:
+        k = self.k
+        return [
+            k.ready(),
+            k.waiting(),
+            k.leases(),
+            k.lease_expiry(),
+            k.attempts(),
+            k.final(),
+            k.progress(),
+            k.last_outcome(),
+        ]
+
+    # Seeding -----------------------------------------------------------------------------
+    def seed_leads(self, ready: Sequence[int], final: dict[int, str] | None = None) -> None:
+        """Adds leads to a new instance: `ready` to dial, `final` done before dialing (for
+        example DNC-blocked at scrub), counted in total and in their outcome."""
+        final = final or {}
+        pipe = self.r.pipeline(transaction=True)
+        if ready:
+            pipe.zadd(self.k.ready(), {str(i): lead_rank(i, self.order, self.seed) for i in ready})
+        if final:
+            pipe.hset(self.k.final(), mapping={str(i): o for i, o in final.items()})
+            for outcome, count in _count(final.values()).items():
+                pipe.hincrby(self.k.progress(), outcome, count)
+            pipe.hincrby(self.k.progress(), "completed", len(final))
+        pipe.hincrby(self.k.progress(), "total", len(ready) + len(final))
+        pipe.execute()
+
+    # Dialing -----------------------------------------------------------------------------
+    def lease(
+        self, now_ms: int, n: int, ttl_ms: int, max_attempts: int, promote_limit: int = 1000
+    ) -> list[Lease]:
+        raw = self._lease(
+            keys=self._keys,
+            args=[now_ms, n, ttl_ms, max_attempts, self.order.value, self.seed, promote_limit],
+        )
+        return [
+            Lease(int(raw[i]), str(int(raw[i + 1])), int(raw[i + 2])) for i in range(0, len(raw), 3)
+        ]
+
+    def defer(self, lease: Lease, until_ms: int) -> bool:
+        """Gives a lease back undialed; the lead waits until `until_ms`, its attempt untaken."""
+        return bool(
+            self._release(keys=self._keys, args=[lease.lead, lease.token, "defer", until_ms])
+        )
+
+    def block(self, lease: Lease, outcome: str) -> bool:
+        """Gives a lease back undialed and makes the lead final (for example `dnc_blocked`)."""
+        return bool(
+            self._release(keys=self._keys, args=[lease.lead, lease.token, "final", outcome])
+        )
+
+    def complete(
+        self,
+        now_ms: int,
+        lease: Lease,
+        outcome: str,
+        *,
+        retry: bool,
+        max_attempts: int,
+        min_retry_ms: int,
+        retry_at_ms: int = 0,
+    ) -> int:
+        """Records a dialed attempt's outcome. With retry, the lead waits until the later of
+        retry_at_ms and now + min_retry_ms, or is final when it has no attempts left.
+        Returns 0 if the lease was no longer held (nothing changed), 1 final, 2 retry."""
+        return int(
+            self._complete(
+                keys=self._keys,
+                args=[
+                    now_ms,
+                    lease.lead,
+                    lease.token,
+                    outcome,
+                    1 if retry else 0,
+                    retry_at_ms,
+                    max_attempts,
+                    min_retry_ms,
+                ],
+            )
+        )
+
+    def renew(self, leases: Iterable[Lease], until_ms: int) -> int:
+        args: list[int | str] = [until_ms]
+        for lease in leases:
+            args.extend((lease.lead, lease.token))
+        if len(args) == 1:
+            return 0
+        return int(self._renew(keys=[self.k.leases(), self.k.lease_expiry()], args=args))
+
+    def reap(self, now_ms: int, max_attempts: int, retry_ms: int, limit: int = 1000) -> list[int]:
+        raw = self._reap(keys=self._keys, args=[now_ms, limit, max_attempts, retry_ms])
+        return [int(x) for x in raw]
+
+    # Reading -----------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hgetall(self.k.progress())
+        pipe.hlen(self.k.leases())
+        pipe.zcard(self.k.ready())
+        pipe.zcard(self.k.waiting())
+        counters, leased, ready, waiting = pipe.execute()
+        values = {k.decode(): int(v) for k, v in counters.items()}
+        values.pop("lease_seq", None)
+        return Progress(
+            total=values.pop("total", 0),
+            dialed=values.pop("dialed", 0),
+            in_progress=int(leased),
+            ready=int(ready),
+            waiting=int(waiting),
+            completed=values.pop("completed", 0),
+            outcomes=values,
+        )
+
+    def exhausted(self) -> bool:
+        """True when no lead can ever be dialed again in this instance."""
+        p = self.progress()
+        return p.ready == 0 and p.waiting == 0 and p.in_progress == 0
+
+    def next_due_ms(self) -> int | None:
+        """When the earliest waiting lead becomes due, if any."""
+        head = self.r.zrange(self.k.waiting(), 0, 0, withscores=True)
+        return int(head[0][1]) if head else None
+
+    def snapshot(self) -> dict[str, dict[int, str | float]]:
+        """Every lead's place (for tests and audits; reads whole structures)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zrange(self.k.ready(), 0, -1, withscores=True)
+        pipe.zrange(self.k.waiting(), 0, -1, withscores=True)
+        pipe.hgetall(self.k.leases())
+        pipe.hgetall(self.k.final())
+        pipe.hgetall(self.k.attempts())
+        ready, waiting, leases, final, attempts = pipe.execute()
+        return {
+            "ready": {int(m): s for m, s in ready},
+            "waiting": {int(m): s for m, s in waiting},
+            "leases": {int(m): v.decode() for m, v in leases.items()},
+            "final": {int(m): v.decode() for m, v in final.items()},
+            "attempts": {int(m): int(v) for m, v in attempts.items()},
+        }
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out

@@ -1,0 +1,66 @@
+"""`dialer-up`: brings the cluster up on this machine and keeps it up until interrupted.
+
+With no REDIS_URL it starts an embedded Redis (data under DIALER_DATA_DIR); with no RAY_ADDRESS
+it starts a local Ray. Later components (controller, gateway) start from here too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+
+from rich.console import Console
+
+from cluster.config import Settings
+from cluster.redis_server import EmbeddedRedis
+from cluster.state import connect
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dialer-up", description=__doc__)
+    parser.add_argument("--no-ray", action="store_true", help="start Redis only")
+    parser.add_argument(
+        "--check", action="store_true", help="start everything, report, and stop (a smoke test)"
+    )
+    args = parser.parse_args(argv)
+    console = Console()
+    settings = Settings.from_env()
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url:
+        redis_url = settings.redis_url
+    else:
+        embedded = EmbeddedRedis(settings.data_dir / "redis").start()
+        redis_url = embedded.url
+    try:
+        client = connect(redis_url)
+        version = client.info("server")["redis_version"]
+        console.print(f"[green]redis[/] {version} at {redis_url}")
+        if not args.no_ray:
+            import ray
+
+            ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False)
+            console.print(f"[green]ray[/] {ray.__version__}: {ray.cluster_resources()}")
+        console.print(f"key prefix [bold]{settings.key_prefix}[/], data in {settings.data_dir}")
+        if args.check:
+            return 0
+        console.print("cluster is up; Ctrl-C stops it")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+        return 0
+    finally:
+        if not args.no_ray:
+            import ray
+
+            if ray.is_initialized():
+                ray.shutdown()
+        if embedded is not None:
+            embedded.stop()
+        console.print("stopped")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""One real Redis per test session (embedded, or REDIS_URL); tests are isolated by key prefix."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from cluster.batching import batched
+from cluster.clock import FakeClock
+from cluster.redis_server import EmbeddedRedis
+from cluster.state import DialerState, connect
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")), persist=False).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = connect(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def key_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    for batch in batched(redis_client.scan_iter(match=f"{prefix}:*", count=1000), 500):
+        redis_client.unlink(*batch)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def state(redis_client: redis.Redis, key_prefix: str, clock: FakeClock) -> DialerState:
+    return DialerState(redis_client, prefix=key_prefix, clock=clock)
