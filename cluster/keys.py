@@ -42,6 +42,18 @@ class TenantKeys:
         """HASH DNC list id -> name."""
         return f"{self.root}:dnc_lists"
 
+    def trunks(self) -> str:
+        """HASH trunk id -> msgpack TrunkConfig (the registry the controller reconciles)."""
+        return f"{self.root}:trunks"
+
+    def queues(self) -> str:
+        """HASH queue id -> name (agent pools)."""
+        return f"{self.root}:queues"
+
+    def queue_agents(self, queue_id: str) -> str:
+        """HASH agent id -> msgpack Agent record of one queue."""
+        return f"{self.root}:{{q:{queue_id}}}:agents"
+
     def campaign(self, campaign_id: str) -> CampaignKeys:
         return CampaignKeys(f"{self.root}:{{c:{campaign_id}}}")
 
@@ -118,8 +130,13 @@ class RunKeys:
         """HASH idempotency key -> result; makes a retried dial call place no second call."""
         return f"{self.base}:idem"
 
+    def calls(self) -> str:
+        """HASH call id -> msgpack call record (lead, attempt, trunk, times, outcome): the CDRs."""
+        return f"{self.base}:calls"
+
     def all(self) -> list[str]:
         return [
+            self.calls(),
             self.meta(),
             self.ready(),
             self.waiting(),

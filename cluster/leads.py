@@ -41,8 +41,10 @@ end
 """
 
 # KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
-# ARGV: now_ms, n, ttl_ms, max_attempts, order, seed, promote_limit
-# Moves due waiting leads to ready, then leases up to n leads from the head of ready.
+# ARGV: now_ms, n, ttl_ms, max_attempts, order, seed, promote_limit, max_leased
+# Moves due waiting leads to ready, then leases up to n leads from the head of ready, never
+# letting the instance hold more than max_leased leases at once (-1: no cap). The cap is what
+# holds campaign-wide pacing when several dialers share a run.
 # Returns a flat array: lead, token, attempt, lead, token, attempt, ...
 LEASE_LUA = (
     _RANK_LUA
@@ -53,7 +55,11 @@ for _, lead in ipairs(due) do
   redis.call('ZREM', KEYS[2], lead)
   redis.call('ZADD', KEYS[1], rank(lead, ARGV[5], ARGV[6]), lead)
 end
-local popped = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[2]))
+local want = tonumber(ARGV[2])
+local cap = tonumber(ARGV[8])
+if cap >= 0 then want = math.min(want, cap - redis.call('HLEN', KEYS[3])) end
+if want <= 0 then return {} end
+local popped = redis.call('ZPOPMIN', KEYS[1], want)
 local max_attempts = tonumber(ARGV[4])
 local expiry = now + tonumber(ARGV[3])
 local out = {}
@@ -161,6 +167,22 @@ return lapsed
 """
 
 
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
+# ARGV: lead, expected_final_outcome, at_ms, max_attempts
+# Reopens a final lead for another attempt at at_ms (an agent's "retry" or "callback"
+# disposition), if it is still final with the expected outcome and has attempts left.
+REOPEN_LUA = """
+local lead = ARGV[1]
+if redis.call('HGET', KEYS[6], lead) ~= ARGV[2] then return 0 end
+local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
+if made >= tonumber(ARGV[4]) then return 0 end
+redis.call('HDEL', KEYS[6], lead)
+redis.call('HINCRBY', KEYS[7], 'completed', -1)
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), lead)
+return 1
+"""
+
+
 def lead_rank(lead: int, order: DialingOrder, seed: str) -> int:
     """Position of a lead in the ready queue; mirrors rank() in the Lua scripts."""
     if order == DialingOrder.NEWEST_FIRST:
@@ -208,6 +230,7 @@ class LeadState:
         self._complete = client.register_script(COMPLETE_LUA)
         self._renew = client.register_script(RENEW_LUA)
         self._reap = client.register_script(REAP_LUA)
+        self._reopen = client.register_script(REOPEN_LUA)
 
     @property
     def _keys(self) -> list[str]:
@@ -241,12 +264,23 @@ class LeadState:
 
     # Dialing -----------------------------------------------------------------------------
     def lease(
-        self, now_ms: int, n: int, ttl_ms: int, max_attempts: int, promote_limit: int = 1000
+        self,
+        now_ms: int,
+        n: int,
+        ttl_ms: int,
+        max_attempts: int,
+        promote_limit: int = 1000,
+        max_leased: int = -1,
     ) -> list[Lease]:
+        if n <= 0:
+            return []
         raw = self._lease(
             keys=self._keys,
-            args=[now_ms, n, ttl_ms, max_attempts, self.order.value, self.seed, promote_limit],
-        )
+            args=[
+                now_ms, n, ttl_ms, max_attempts, self.order.value, self.seed, promote_limit,
+                max_leased,
+            ],
+        )  # fmt: skip
         return [
             Lease(int(raw[i]), str(int(raw[i + 1])), int(raw[i + 2])) for i in range(0, len(raw), 3)
         ]
@@ -305,6 +339,12 @@ class LeadState:
         raw = self._reap(keys=self._keys, args=[now_ms, limit, max_attempts, retry_ms])
         return [int(x) for x in raw]
 
+    def reopen(self, lead: int, expected_outcome: str, at_ms: int, max_attempts: int) -> bool:
+        """Puts a final lead back in waiting until at_ms if it has attempts left."""
+        return bool(
+            self._reopen(keys=self._keys, args=[lead, expected_outcome, at_ms, max_attempts])
+        )
+
     # Reading -----------------------------------------------------------------------------
     def progress(self) -> Progress:
         pipe = self.r.pipeline(transaction=True)
@@ -324,6 +364,18 @@ class LeadState:
             completed=values.pop("completed", 0),
             outcomes=values,
         )
+
+    def has_dialable(self, now_ms: int) -> bool:
+        """Whether a lease now would find a lead (ready, or waiting and due)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zcard(self.k.ready())
+        pipe.zcount(self.k.waiting(), "-inf", now_ms)
+        ready, due = pipe.execute()
+        return bool(ready or due)
+
+    def leased_count(self) -> int:
+        """Leases held now across every dialer: the run's calls in flight."""
+        return int(self.r.hlen(self.k.leases()))
 
     def exhausted(self) -> bool:
         """True when no lead can ever be dialed again in this instance."""

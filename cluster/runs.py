@@ -226,13 +226,13 @@ class RunInstance:
         return out
 
     def lease_contacts(
-        self, now_ms: int, n: int, ttl_ms: int, max_attempts: int
+        self, now_ms: int, n: int, ttl_ms: int, max_attempts: int, max_leased: int = -1
     ) -> list[LeasedContact]:
         """Leases up to n leads and resolves their contacts. The dial-time DNC check happens
         here: a lead whose number is on the DNC list now is made final as dnc_blocked, its
         attempt taken back, and is not returned. A lead whose contact was deleted is final as
         `contact_missing`."""
-        leases = self.leads.lease(now_ms, n, ttl_ms, max_attempts)
+        leases = self.leads.lease(now_ms, n, ttl_ms, max_attempts, max_leased=max_leased)
         if not leases:
             return []
         resolved = self.contacts_for([lease.lead for lease in leases])

@@ -11,6 +11,7 @@ from cluster.dnc import DncStore
 from cluster.errors import FailedPrecondition
 from cluster.keys import TenantKeys
 from cluster.store import CampaignStore
+from cluster.trunks import TrunkRegistry
 
 MIN_REDIS_VERSION = (6, 2)
 
@@ -41,6 +42,7 @@ class DialerState:
         self.lists = ContactListStore(client, self.keys, default_region)
         self.dnc = DncStore(client, self.keys, default_region)
         self.campaigns = CampaignStore(client, self.keys, self.lists, self.dnc, self.clock)
+        self.trunks = TrunkRegistry(client, self.keys)
 
     @classmethod
     def from_settings(

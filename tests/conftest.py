@@ -51,3 +51,20 @@ def clock() -> FakeClock:
 @pytest.fixture
 def state(redis_client: redis.Redis, key_prefix: str, clock: FakeClock) -> DialerState:
     return DialerState(redis_client, prefix=key_prefix, clock=clock)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray for the whole session (Ray is slow to start); RAY_ADDRESS to use another."""
+    import ray
+
+    ray.init(
+        address=os.environ.get("RAY_ADDRESS") or None,
+        include_dashboard=False,
+        log_to_driver=bool(os.environ.get("DIALER_TEST_RAY_LOGS")),
+        configure_logging=False,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()

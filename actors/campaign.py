@@ -1,0 +1,343 @@
+"""CampaignActor: dials one campaign's current run instance.
+
+The actor holds nothing that Redis does not: after a restart it re-reads the campaign and its
+run instance and carries on. Several replicas may work one campaign (one per dialer node); the
+lease script keeps them from taking the same lead and caps their combined calls at the pacing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from actors.runtime import (
+    RuntimeConfig,
+    campaign_actor_name,
+    find_actor,
+    pool_actor_name,
+    trunk_actor_name,
+)
+from actors.trunk import CallReport
+from cluster.agents import CallContext, Disposed, DispositionKind
+from cluster.dialing import Outcome, agentless_slots, is_live_answer, resolve_unanswered
+from cluster.errors import NotFound
+from cluster.leads import Lease
+from cluster.lifecycle import IllegalTransition, Trigger
+from cluster.models import Campaign, CampaignStatus, DialingMode
+from cluster.runs import LeasedContact, RunInstance
+from cluster.telephony import CallEventKind, OriginateRequest
+from cluster.windows import is_contactable, next_contactable
+
+log = logging.getLogger(__name__)
+
+MAX_LEASE_BATCH = 200
+REFUSED_RETRY_MS = 1_000
+"""A lead a trunk could not take (capacity, CPS) waits this long (virtual) before another try."""
+
+
+def attempt_key(campaign_id: str, instance: int, lease: Lease) -> str:
+    """Names one attempt on one lead: the originate idempotency key."""
+    return f"{campaign_id}:{instance}:{lease.lead}:{lease.attempt}"
+
+
+@dataclass
+class TrunkSlot:
+    trunk_id: str
+    handle: Any
+    free: int
+
+
+class CampaignDialer:
+    """The dialing loop of one campaign replica; Ray-free apart from the handles it is given."""
+
+    def __init__(self, cfg: RuntimeConfig, campaign_id: str, replica: int = 0) -> None:
+        self.cfg = cfg
+        self.campaign_id = campaign_id
+        self.replica = replica
+        self.name = campaign_actor_name(cfg, campaign_id, replica)
+        self.state = cfg.state()
+        self.clock = self.state.clock
+        self.campaign: Campaign | None = None
+        self.run: RunInstance | None = None
+        self._runs: dict[int, RunInstance] = {}
+        self.deleted = False
+        self.counters = {"placed": 0, "refused": 0, "deferred_window": 0, "events": 0}
+
+    # State ------------------------------------------------------------------------------------
+    def refresh(self) -> Campaign | None:
+        try:
+            campaign = self.state.campaigns.get(self.campaign_id)
+        except NotFound:
+            self.deleted = True
+            self.campaign = self.run = None
+            return None
+        self.campaign = campaign
+        if campaign.run_instance and (
+            self.run is None or self.run.instance != campaign.run_instance
+        ):
+            self.run = self._open(campaign.run_instance)
+        return campaign
+
+    def _open(self, instance: int) -> RunInstance | None:
+        run = self._runs.get(instance)
+        if run is None:
+            try:
+                run = RunInstance.open(
+                    self.state.r, self.state.keys, self.state.lists, self.state.dnc,
+                    self.campaign_id, instance,
+                )  # fmt: skip
+            except LookupError:
+                return None
+            self._runs[instance] = run
+        return run
+
+    @property
+    def retry_ms(self) -> int:
+        assert self.campaign is not None
+        return self.campaign.retry_period_minutes * 60_000
+
+    # The loop ---------------------------------------------------------------------------------
+    async def tick(self) -> None:
+        campaign = self.refresh()
+        if campaign is None or self.run is None:
+            return
+        if campaign.status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
+            return
+        now = self.clock.now_ms()
+        self.run.leads.reap(now, campaign.max_attempts, self.retry_ms)
+        if campaign.status is not CampaignStatus.ACTIVE:
+            return
+        if self.run.leads.exhausted():
+            self._complete_run(campaign)
+            return
+        if campaign.dialing_mode is DialingMode.AGENTLESS:
+            await self._dial_agentless(campaign, now)
+        else:
+            await self._announce_demand(campaign, now)
+
+    def _complete_run(self, campaign: Campaign) -> None:
+        # IllegalTransition: another replica completed it, or the user paused it meanwhile.
+        with contextlib.suppress(IllegalTransition):
+            self.state.campaigns.trigger(
+                campaign.id, Trigger.RUN_EXHAUSTED, has_next_occurrence=False
+            )
+
+    async def _trunks(self) -> list[TrunkSlot]:
+        configs = [t for t in self.state.trunks.all() if not t.draining and t.channels > 0]
+        handles = [(t.id, find_actor(trunk_actor_name(self.cfg, t.id))) for t in configs]
+        live = [(tid, h) for tid, h in handles if h is not None]
+        statuses = await asyncio.gather(
+            *(h.status.remote() for _, h in live), return_exceptions=True
+        )
+        slots = []
+        for (tid, handle), status in zip(live, statuses, strict=True):
+            if isinstance(status, BaseException):
+                continue
+            slots.append(TrunkSlot(tid, handle, min(status["free"], status["cps_tokens"])))
+        return slots
+
+    async def _dial_agentless(self, campaign: Campaign, now: int) -> None:
+        assert self.run is not None
+        if not campaign.contactable_timings.use_contact_timezone and not is_contactable(
+            campaign.contactable_timings, None, self.clock.now()
+        ):
+            return  # the whole campaign is outside its window: lease nothing
+        slots = agentless_slots(campaign.pacing, self.run.leads.leased_count())
+        if slots <= 0:
+            return
+        trunks = await self._trunks()
+        n = min(slots, sum(t.free for t in trunks), MAX_LEASE_BATCH)
+        if n <= 0:
+            return
+        leased = self.run.lease_contacts(
+            now, n, self._ttl_ms, campaign.max_attempts, max_leased=campaign.pacing
+        )
+        for lc in leased:
+            await self._place(campaign, lc, trunks, agent_id=None)
+
+    @property
+    def _ttl_ms(self) -> int:
+        return int(self.cfg.lease_ttl_s * 1000)
+
+    async def _place(
+        self, campaign: Campaign, lc: LeasedContact, trunks: list[TrunkSlot], agent_id: str | None
+    ) -> str | None:
+        """Originates one leased lead; returns the call id, or None if the lead was given back."""
+        assert self.run is not None
+        now_dt = self.clock.now()
+        timings = campaign.contactable_timings
+        if not is_contactable(timings, lc.contact, now_dt):
+            opens = next_contactable(timings, lc.contact, now_dt)
+            until = int(opens.timestamp() * 1000) if opens else self.clock.now_ms() + 3_600_000
+            self.run.leads.defer(lc.lease, until)
+            self.counters["deferred_window"] += 1
+            return None
+        for trunk in sorted(trunks, key=lambda t: -t.free):
+            if trunk.free <= 0:
+                break
+            request = OriginateRequest(
+                idempotency_key=attempt_key(self.campaign_id, self.run.instance, lc.lease),
+                campaign_id=self.campaign_id,
+                instance=self.run.instance,
+                lead=lc.lease.lead,
+                token=lc.lease.token,
+                attempt=lc.lease.attempt,
+                phone=lc.contact.phone,
+                caller_id=campaign.caller_id,
+                max_ring_s=campaign.max_ring_time_seconds,
+                amd=campaign.amd_enabled,
+                agent_id=agent_id,
+                tenant=self.cfg.tenant,
+            )
+            result = await trunk.handle.originate.remote(request, self.name)
+            if result["result"] in ("placed", "duplicate"):
+                trunk.free -= 1
+                self.counters["placed"] += 1
+                return str(result.get("call_id", ""))
+            trunk.free = 0
+        self.counters["refused"] += 1
+        self.run.leads.defer(lc.lease, self.clock.now_ms() + REFUSED_RETRY_MS)
+        return None
+
+    # Progressive ------------------------------------------------------------------------------
+    def _pool(self, campaign: Campaign) -> Any | None:
+        return find_actor(pool_actor_name(self.cfg, campaign.queue_id or ""))
+
+    async def _announce_demand(self, campaign: Campaign, now: int) -> None:
+        assert self.run is not None
+        pool = self._pool(campaign)
+        if pool is None:
+            return
+        wanting = self.run.leads.has_dialable(now)
+        await pool.want.remote(self.name, campaign.priority, wanting)
+
+    async def dial_for_agent(self, agent_id: str) -> CallContext | None:
+        """Called by the pool with a reserved agent: place one call for it, or say no."""
+        campaign = self.refresh()
+        if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
+            return None
+        trunks = await self._trunks()
+        if not any(t.free > 0 for t in trunks):
+            return None
+        for _ in range(5):  # a lead outside its window is deferred; try the next
+            leased = self.run.lease_contacts(
+                self.clock.now_ms(), 1, self._ttl_ms, campaign.max_attempts
+            )
+            if not leased:
+                return None
+            lc = leased[0]
+            call_id = await self._place(campaign, lc, trunks, agent_id)
+            if call_id is not None:
+                return CallContext(
+                    campaign_id=self.campaign_id,
+                    instance=self.run.instance,
+                    lead=lc.lease.lead,
+                    token=lc.lease.token,
+                    attempt=lc.lease.attempt,
+                    call_id=call_id,
+                    phone=lc.contact.phone,
+                    contact=lc.contact.to_record(),
+                )
+        return None
+
+    # Events -----------------------------------------------------------------------------------
+    async def on_call_event(self, report: CallReport) -> None:
+        self.counters["events"] += 1
+        req = report.request
+        campaign = self.refresh()
+        run = self._open(req.instance)
+        if campaign is None or run is None or report.kind is CallEventKind.RINGING:
+            return
+        lease = Lease(req.lead, req.token, req.attempt)
+        call = CallContext(
+            req.campaign_id,
+            req.instance,
+            req.lead,
+            req.token,
+            req.attempt,
+            report.call_id,
+            req.phone,
+        )
+        pool = self._pool(campaign) if req.agent_id else None
+        now = self.clock.now_ms()
+        if is_live_answer(report.kind):
+            if pool is not None:
+                await pool.connect.remote(req.agent_id, call)
+            return
+        if report.kind is CallEventKind.HUNG_UP and report.answered:
+            run.leads.complete(
+                now, lease, Outcome.CONNECTED, retry=False,
+                max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
+            )  # fmt: skip
+            if pool is not None:
+                await pool.end_call.remote(req.agent_id, call)
+            return
+        if report.kind is CallEventKind.ANSWERED_MACHINE:
+            trunk = find_actor(trunk_actor_name(self.cfg, report.trunk_id))
+            if trunk is not None:
+                await trunk.hangup.remote(report.call_id)
+        resolution = resolve_unanswered(report.kind, report.cause)
+        run.leads.complete(
+            now, lease, resolution.outcome, retry=resolution.retry,
+            max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
+        )  # fmt: skip
+        if pool is not None:
+            await pool.unreserve.remote(req.agent_id, call)
+
+    async def on_disposition(self, disposed: Disposed) -> bool:
+        """An agent's disposition: a retry or callback reopens the (final, connected) lead."""
+        campaign = self.refresh()
+        run = self._open(disposed.call.instance)
+        if campaign is None or run is None or disposed.kind is DispositionKind.FINAL:
+            return False
+        at = (
+            disposed.callback_at_ms
+            if disposed.kind is DispositionKind.CALLBACK
+            else self.clock.now_ms() + self.retry_ms
+        )
+        return run.leads.reopen(disposed.call.lead, Outcome.CONNECTED, at, campaign.max_attempts)
+
+
+@ray.remote
+class CampaignActor:
+    def __init__(self, cfg: RuntimeConfig, campaign_id: str, replica: int = 0) -> None:
+        self.dialer = CampaignDialer(cfg, campaign_id, replica)
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_event_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        tick_s = self.dialer.cfg.tick_s
+        while not self.dialer.deleted:
+            try:
+                await self.dialer.tick()
+            except Exception:
+                log.exception("campaign %s tick failed", self.dialer.campaign_id)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), tick_s)
+
+    async def poke(self) -> None:
+        """Re-read the campaign now (after run, pause, resume, stop, edit)."""
+        self._wake.set()
+
+    async def on_call_event(self, report: CallReport) -> None:
+        await self.dialer.on_call_event(report)
+        self._wake.set()
+
+    async def dial_for_agent(self, agent_id: str) -> CallContext | None:
+        return await self.dialer.dial_for_agent(agent_id)
+
+    async def on_disposition(self, disposed: Disposed) -> bool:
+        return await self.dialer.on_disposition(disposed)
+
+    async def stats(self) -> dict[str, Any]:
+        return {"replica": self.dialer.replica, **self.dialer.counters}
+
+    async def pid(self) -> int:
+        return os.getpid()

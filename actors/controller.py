@@ -1,0 +1,158 @@
+"""The controller: a named actor that owns the registry of campaign, pool and trunk actors.
+
+It reconciles toward what Redis says: a dialer for every Active or Paused campaign, a pool for
+every queue in use, a trunk actor for every registered trunk; actors of deleted trunks and of
+campaigns that are no longer running are stopped. After a restart it rebuilds the registry the
+same way, finding live actors by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import ray
+
+from actors.campaign import CampaignActor
+from actors.pool import AgentPoolActor
+from actors.runtime import (
+    ACTOR_OPTIONS,
+    NAMESPACE,
+    RuntimeConfig,
+    campaign_actor_name,
+    controller_name,
+    find_actor,
+    pool_actor_name,
+    trunk_actor_name,
+)
+from actors.trunk import TrunkActor
+from cluster.models import CampaignStatus, DialingMode
+
+log = logging.getLogger(__name__)
+
+RUNNING = frozenset({CampaignStatus.ACTIVE, CampaignStatus.PAUSED})
+RECONCILE_EVERY_S = 1.0
+
+
+class Registry:
+    def __init__(self, cfg: RuntimeConfig) -> None:
+        self.cfg = cfg
+        self.state = cfg.state()
+        self.actors: dict[str, Any] = {}
+
+    def _ensure(self, name: str, actor_class: Any, *args: Any, **extra: Any) -> Any:
+        handle = self.actors.get(name) or find_actor(name)
+        if handle is None:
+            handle = actor_class.options(name=name, **ACTOR_OPTIONS, **extra).remote(
+                self.cfg, *args
+            )
+        self.actors[name] = handle
+        return handle
+
+    def ensure_trunk(self, trunk_id: str) -> Any:
+        extra: dict[str, Any] = {}
+        if self.cfg.trunk_resource:
+            extra["resources"] = {"trunk": 0.001}
+        return self._ensure(trunk_actor_name(self.cfg, trunk_id), TrunkActor, trunk_id, **extra)
+
+    def ensure_pool(self, queue_id: str) -> Any:
+        self.state.r.hsetnx(self.state.keys.queues(), queue_id, queue_id)
+        return self._ensure(pool_actor_name(self.cfg, queue_id), AgentPoolActor, queue_id)
+
+    def ensure_campaign(self, campaign_id: str, replica: int = 0) -> Any:
+        return self._ensure(
+            campaign_actor_name(self.cfg, campaign_id, replica), CampaignActor, campaign_id, replica
+        )
+
+    def stop(self, name: str) -> None:
+        handle = self.actors.pop(name, None) or find_actor(name)
+        if handle is not None:
+            with contextlib.suppress(Exception):
+                ray.kill(handle, no_restart=True)
+
+    def reconcile(self) -> dict[str, list[str]]:
+        wanted: set[str] = set()
+        for trunk in self.state.trunks.all():
+            self.ensure_trunk(trunk.id)
+            wanted.add(trunk_actor_name(self.cfg, trunk.id))
+        for raw in self.state.r.hkeys(self.state.keys.queues()):
+            queue_id = raw.decode() if isinstance(raw, bytes) else raw
+            self.ensure_pool(queue_id)
+            wanted.add(pool_actor_name(self.cfg, queue_id))
+        for campaign in self.state.campaigns.all():
+            if campaign.dialing_mode is DialingMode.PROGRESSIVE and campaign.queue_id:
+                self.ensure_pool(campaign.queue_id)
+                wanted.add(pool_actor_name(self.cfg, campaign.queue_id))
+            if campaign.status in RUNNING:
+                self.ensure_campaign(campaign.id)
+                wanted.add(campaign_actor_name(self.cfg, campaign.id))
+        for name in [n for n in self.actors if n not in wanted and ":campaign:" in n]:
+            if name.endswith("#0"):
+                self.stop(name)
+        for name in [n for n in self.actors if n not in wanted and ":trunk:" in n]:
+            self.stop(name)
+        return {"actors": sorted(self.actors)}
+
+    def stop_all(self) -> None:
+        for name in list(self.actors):
+            self.stop(name)
+
+
+@ray.remote
+class Controller:
+    def __init__(self, cfg: RuntimeConfig) -> None:
+        self.registry = Registry(cfg)
+        self._loop = asyncio.get_event_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.registry.reconcile()
+            except Exception:
+                log.exception("reconcile failed")
+            await asyncio.sleep(RECONCILE_EVERY_S)
+
+    async def reconcile(self) -> dict[str, list[str]]:
+        return self.registry.reconcile()
+
+    async def campaign_changed(self, campaign_id: str) -> None:
+        """Called after a lifecycle action: make sure a dialer runs and re-reads the record."""
+        self.registry.reconcile()
+        handle = find_actor(campaign_actor_name(self.registry.cfg, campaign_id))
+        if handle is not None:
+            await handle.poke.remote()
+
+    async def trunk_changed(self, trunk_id: str) -> dict[str, Any] | None:
+        self.registry.reconcile()
+        handle = find_actor(trunk_actor_name(self.registry.cfg, trunk_id))
+        return await handle.reload.remote() if handle is not None else None
+
+    async def pool(self, queue_id: str) -> Any:
+        return self.registry.ensure_pool(queue_id)
+
+    async def shutdown(self) -> None:
+        """Stops every actor of this prefix and tenant (tests, and `make up` on exit)."""
+        self._loop.cancel()
+        self.registry.stop_all()
+
+
+def start_controller(cfg: RuntimeConfig) -> Any:
+    """The controller for cfg's prefix and tenant, created if it is not running."""
+    options = {"name": controller_name(cfg), **ACTOR_OPTIONS}
+    handle = Controller.options(**options).remote(cfg)  # type: ignore[attr-defined]
+    ray.get(handle.reconcile.remote())
+    return handle
+
+
+def stop_controller(cfg: RuntimeConfig) -> None:
+    handle = find_actor(controller_name(cfg))
+    if handle is None:
+        return
+    with contextlib.suppress(Exception):
+        ray.get(handle.shutdown.remote(), timeout=30)
+    ray.kill(handle, no_restart=True)
+
+
+__all__ = ["NAMESPACE", "Controller", "Registry", "start_controller", "stop_controller"]

@@ -1,0 +1,88 @@
+"""What every actor is built from, and how actors find each other by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from cluster.clock import Clock, ScaledClock, SystemClock
+from cluster.state import DialerState, connect
+from cluster.telephony import CarrierProfile
+
+NAMESPACE = "dialer"
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Passed to every actor at creation; Ray passes it again when it restarts one."""
+
+    redis_url: str
+    prefix: str = "dialer"
+    tenant: str = "default"
+    default_region: str = "US"
+    time_scale: float = 1.0
+    """Virtual seconds per real second; 1 in production. Tests and demos run faster."""
+    clock_origin_real_s: float | None = None
+    clock_origin_virtual_ms: int | None = None
+    carrier: CarrierProfile = field(default_factory=CarrierProfile)
+    lease_ttl_s: float = 600.0
+    """Virtual seconds a lease lives without renewal; trunks renew leases of live calls."""
+    tick_s: float = 0.05
+    """Real seconds between passes of each actor's loop."""
+    wrap_up_timeout_s: float = 120.0
+    trunk_resource: bool = False
+    """Pin trunk actors to nodes that offer a `trunk` custom resource."""
+
+    def clock(self) -> Clock:
+        if self.time_scale == 1.0 and self.clock_origin_real_s is None:
+            return SystemClock()
+        return ScaledClock(self.time_scale, self.clock_origin_virtual_ms, self.clock_origin_real_s)
+
+    def state(self) -> DialerState:
+        return DialerState(
+            connect(self.redis_url),
+            prefix=self.prefix,
+            tenant=self.tenant,
+            default_region=self.default_region,
+            clock=self.clock(),
+        )
+
+    def actor_name(self, kind: str, ident: str) -> str:
+        return f"{self.prefix}:{self.tenant}:{kind}:{ident}"
+
+
+def campaign_actor_name(cfg: RuntimeConfig, campaign_id: str, replica: int = 0) -> str:
+    return cfg.actor_name("campaign", f"{campaign_id}#{replica}")
+
+
+def pool_actor_name(cfg: RuntimeConfig, queue_id: str) -> str:
+    return cfg.actor_name("pool", queue_id)
+
+
+def trunk_actor_name(cfg: RuntimeConfig, trunk_id: str) -> str:
+    return cfg.actor_name("trunk", trunk_id)
+
+
+def controller_name(cfg: RuntimeConfig) -> str:
+    return cfg.actor_name("controller", "main")
+
+
+def find_actor(name: str) -> Any | None:
+    try:
+        return ray.get_actor(name, namespace=NAMESPACE)
+    except ValueError:
+        return None
+
+
+# Actors are IO-bound: they ask for no CPU so a small node holds many of them. They restart
+# forever and retry calls, which is safe because every call is idempotent against Redis.
+ACTOR_OPTIONS: dict[str, Any] = {
+    "num_cpus": 0,
+    "max_restarts": -1,
+    "max_task_retries": -1,
+    "namespace": NAMESPACE,
+    "lifetime": "detached",
+    "get_if_exists": True,
+}

@@ -1,0 +1,239 @@
+"""TrunkActor: one gateway trunk. Enforces channels and CPS, places calls through a driver,
+enforces max ring time, renews the leases of its live calls, and reports every call event to
+the campaign dialer that asked for the call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import ray
+
+from actors.runtime import RuntimeConfig, find_actor
+from cluster.codec import text
+from cluster.dialing import is_live_answer
+from cluster.leads import LeadState, Lease
+from cluster.models import DialingOrder
+from cluster.telephony import (
+    CallEvent,
+    CallEventKind,
+    EventSink,
+    OriginateRequest,
+    SimulatedCarrier,
+)
+from cluster.trunks import TokenBucket
+
+TERMINAL = frozenset(
+    {CallEventKind.BUSY, CallEventKind.NO_ANSWER, CallEventKind.FAILED, CallEventKind.HUNG_UP}
+)
+
+
+@dataclass
+class LiveCall:
+    request: OriginateRequest
+    reply_to: str
+    answered: bool = False
+    ring_timer: asyncio.Task[None] | None = None
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """One call event as the campaign dialer receives it."""
+
+    call_id: str
+    trunk_id: str
+    request: OriginateRequest
+    kind: CallEventKind
+    at_ms: int
+    cause: str
+    answered: bool
+    """Whether the call had been answered (a HUNG_UP after an answer is a finished call)."""
+
+
+class Trunk:
+    """The trunk's logic, apart from Ray so it can be driven directly in tests."""
+
+    def __init__(self, cfg: RuntimeConfig, trunk_id: str) -> None:
+        self.cfg = cfg
+        self.trunk_id = trunk_id
+        self.state = cfg.state()
+        self.clock = self.state.clock
+        self.config = self.state.trunks.get(trunk_id)
+        self.driver = SimulatedCarrier(self.clock, cfg.carrier, cfg.time_scale)
+        self.live: dict[str, LiveCall] = {}
+        self.bucket = TokenBucket(self.config.cps, self.clock.now_ms())
+        self.counters = {"placed": 0, "duplicate": 0, "no_capacity": 0, "cps": 0, "max_live": 0}
+        self._handles: dict[str, Any] = {}
+
+    def reload(self) -> dict[str, Any]:
+        self.config = self.state.trunks.get(self.trunk_id)
+        self.bucket.rate = self.config.cps
+        self.bucket.burst = max(1.0, self.config.cps)
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        tokens = self.bucket.available(self.clock.now_ms())
+        free = 0 if self.config.draining else max(0, self.config.channels - len(self.live))
+        return {
+            "trunk_id": self.trunk_id,
+            "channels": self.config.channels,
+            "live": len(self.live),
+            "free": free,
+            "cps_tokens": int(tokens),
+            "draining": self.config.draining,
+            **self.counters,
+        }
+
+    async def originate(self, request: OriginateRequest, reply_to: str) -> dict[str, str]:
+        if self.config.draining or len(self.live) >= self.config.channels:
+            self.counters["no_capacity"] += 1
+            return {"result": "no_capacity"}
+        now = self.clock.now_ms()
+        if not self.bucket.take(now):
+            self.counters["cps"] += 1
+            return {"result": "cps"}
+        run = self.state.keys.campaign(request.campaign_id).run(request.instance)
+        call_id = f"{self.trunk_id}-{uuid.uuid4().hex[:12]}"
+        if not self.state.r.hsetnx(run.idempotency(), request.idempotency_key, call_id):
+            self.bucket.tokens += 1
+            self.counters["duplicate"] += 1
+            existing = self.state.r.hget(run.idempotency(), request.idempotency_key)
+            return {"result": "duplicate", "call_id": text(existing or b"")}
+        self.state.r.hset(
+            run.calls(),
+            call_id,
+            msgpack.packb(
+                {
+                    "lead": request.lead,
+                    "attempt": request.attempt,
+                    "trunk": self.trunk_id,
+                    "agent": request.agent_id,
+                    "start_ms": now,
+                }
+            ),
+        )
+        live = LiveCall(request, reply_to)
+        self.live[call_id] = live
+        self.counters["placed"] += 1
+        self.counters["max_live"] = max(self.counters["max_live"], len(self.live))
+        live.ring_timer = asyncio.get_running_loop().create_task(
+            self._ring_limit(call_id, request.max_ring_s)
+        )
+        await self.driver.originate(call_id, request, self._event_sink(call_id))
+        return {"result": "placed", "call_id": call_id}
+
+    async def hangup(self, call_id: str) -> bool:
+        if call_id not in self.live:
+            return False
+        await self.driver.hangup(call_id)
+        return True
+
+    def _event_sink(self, call_id: str) -> EventSink:
+        async def sink(event: CallEvent) -> None:
+            await self._on_event(call_id, event)
+
+        return sink
+
+    async def _ring_limit(self, call_id: str, max_ring_s: float) -> None:
+        await asyncio.sleep(max_ring_s / self.cfg.time_scale)
+        live = self.live.get(call_id)
+        if live is not None and not live.answered:
+            await self.driver.cancel(call_id)
+            await self._on_event(
+                call_id,
+                CallEvent(call_id, CallEventKind.NO_ANSWER, self.clock.now_ms(), "max ring time"),
+            )
+
+    async def _on_event(self, call_id: str, event: CallEvent) -> None:
+        live = self.live.get(call_id)
+        if live is None:
+            return  # the call already ended (e.g. cancelled at max ring time)
+        if is_live_answer(event.kind) or event.kind is CallEventKind.ANSWERED_MACHINE:
+            live.answered = True
+            if live.ring_timer is not None:
+                live.ring_timer.cancel()
+        if event.kind in TERMINAL:
+            self.live.pop(call_id, None)
+            if live.ring_timer is not None and event.kind is not CallEventKind.NO_ANSWER:
+                live.ring_timer.cancel()
+            self._record_end(call_id, live, event)
+        report = CallReport(
+            call_id,
+            self.trunk_id,
+            live.request,
+            event.kind,
+            event.at_ms,
+            event.cause,
+            live.answered,
+        )
+        handle = self._handle(live.reply_to)
+        if handle is not None:
+            handle.on_call_event.remote(report)
+
+    def _record_end(self, call_id: str, live: LiveCall, event: CallEvent) -> None:
+        req = live.request
+        run = self.state.keys.campaign(req.campaign_id).run(req.instance)
+        raw = self.state.r.hget(run.calls(), call_id)
+        record = msgpack.unpackb(raw) if raw else {}
+        record.update({"end_ms": event.at_ms, "end": event.kind.value, "answered": live.answered})
+        self.state.r.hset(run.calls(), call_id, msgpack.packb(record))
+
+    def _handle(self, name: str) -> Any | None:
+        handle = self._handles.get(name)
+        if handle is None:
+            handle = find_actor(name)
+            if handle is not None:
+                self._handles[name] = handle
+        return handle
+
+    def renew_leases(self) -> int:
+        """Keeps the leases of live calls from lapsing while the calls last."""
+        by_run: dict[tuple[str, int], list[Lease]] = {}
+        for live in self.live.values():
+            req = live.request
+            by_run.setdefault((req.campaign_id, req.instance), []).append(
+                Lease(req.lead, req.token, req.attempt)
+            )
+        until = self.clock.now_ms() + int(self.cfg.lease_ttl_s * 1000)
+        renewed = 0
+        for (campaign_id, instance), leases in by_run.items():
+            keys = self.state.keys.campaign(campaign_id).run(instance)
+            renewed += LeadState(self.state.r, keys, DialingOrder.LIST_ORDER).renew(leases, until)
+        return renewed
+
+
+@ray.remote
+class TrunkActor:
+    def __init__(self, cfg: RuntimeConfig, trunk_id: str) -> None:
+        self.trunk = Trunk(cfg, trunk_id)
+        self._renewer = asyncio.get_event_loop().create_task(self._renew_loop())
+
+    async def _renew_loop(self) -> None:
+        cfg = self.trunk.cfg
+        period_s = cfg.lease_ttl_s / 4 / cfg.time_scale
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                self.trunk.renew_leases()
+            except Exception:  # Redis blip: the next pass renews; leases have 4 periods of slack
+                continue
+
+    async def originate(self, request: OriginateRequest, reply_to: str) -> dict[str, str]:
+        return await self.trunk.originate(request, reply_to)
+
+    async def hangup(self, call_id: str) -> bool:
+        return await self.trunk.hangup(call_id)
+
+    async def status(self) -> dict[str, Any]:
+        return self.trunk.status()
+
+    async def reload(self) -> dict[str, Any]:
+        return self.trunk.reload()
+
+    async def pid(self) -> int:
+        return os.getpid()

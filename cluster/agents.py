@@ -1,0 +1,278 @@
+"""Agents of one queue (pool): states, the most-idle rule, wrap-up and dispositions.
+
+Pure logic over plain records; `AgentStore` persists every agent after each change so a
+restarted AgentPoolActor resumes with the same states and idle times.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import msgpack
+import redis
+
+from cluster.errors import FailedPrecondition, InvalidArgument, NotFound
+
+
+class AgentState(StrEnum):
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    """Held for a call being placed; becomes on_call on a live answer or available again."""
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    """After a call, until a disposition is filed or the wrap-up timeout passes."""
+
+
+class DispositionKind(StrEnum):
+    FINAL = "final"
+    RETRY = "retry"
+    """Dial the lead again after the campaign's retry period."""
+    CALLBACK = "callback"
+    """Dial the lead again at a given time."""
+
+
+DEFAULT_DISPOSITIONS: dict[str, DispositionKind] = {
+    "sale": DispositionKind.FINAL,
+    "not_interested": DispositionKind.FINAL,
+    "do_not_call": DispositionKind.FINAL,
+    "wrong_number": DispositionKind.FINAL,
+    "completed": DispositionKind.FINAL,
+    "no_decision": DispositionKind.RETRY,
+    "call_back": DispositionKind.CALLBACK,
+}
+TIMEOUT_DISPOSITION = "completed"
+"""Filed for the agent when wrap-up times out."""
+
+
+@dataclass
+class CallContext:
+    """What an agent holds: the call and the lead it is for."""
+
+    campaign_id: str
+    instance: int
+    lead: int
+    token: str
+    attempt: int
+    call_id: str = ""
+    phone: str = ""
+    contact: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Identifies one attempt on one lead; events name it so a late event for an old call
+        never moves an agent that has since taken another."""
+        return f"{self.campaign_id}:{self.instance}:{self.lead}:{self.token}"
+
+    @property
+    def placeholder(self) -> bool:
+        """Reserved for a campaign that has not yet said which lead it dials."""
+        return self.lead < 0
+
+
+@dataclass
+class Agent:
+    id: str
+    state: AgentState = AgentState.OFFLINE
+    state_since_ms: int = 0
+    idle_since_ms: int = 0
+    """When the agent last became free; the smallest value is the most idle agent."""
+    call: CallContext | None = None
+    wrap_up_until_ms: int = 0
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["state"] = self.state.value
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Agent:
+        call = record.get("call")
+        return cls(
+            id=record["id"],
+            state=AgentState(record["state"]),
+            state_since_ms=record["state_since_ms"],
+            idle_since_ms=record["idle_since_ms"],
+            call=CallContext(**call) if call else None,
+            wrap_up_until_ms=record.get("wrap_up_until_ms", 0),
+        )
+
+
+@dataclass(frozen=True)
+class Disposed:
+    """The result of filing a disposition: what to do with the lead."""
+
+    agent_id: str
+    call: CallContext
+    code: str
+    kind: DispositionKind
+    callback_at_ms: int = 0
+
+
+class AgentPool:
+    """The agents of one queue. Every method takes `now_ms`; nothing reads a clock."""
+
+    def __init__(
+        self,
+        agents: Sequence[Agent] = (),
+        wrap_up_timeout_ms: int = 120_000,
+        dispositions: dict[str, DispositionKind] | None = None,
+    ) -> None:
+        self.agents: dict[str, Agent] = {a.id: a for a in agents}
+        self.wrap_up_timeout_ms = wrap_up_timeout_ms
+        self.dispositions = dispositions or DEFAULT_DISPOSITIONS
+
+    def get(self, agent_id: str) -> Agent:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise NotFound("agent", agent_id) from None
+
+    def _move(self, agent: Agent, state: AgentState, now_ms: int) -> Agent:
+        agent.state = state
+        agent.state_since_ms = now_ms
+        if state is AgentState.AVAILABLE:
+            agent.idle_since_ms = now_ms
+            agent.call = None
+            agent.wrap_up_until_ms = 0
+        return agent
+
+    # Agent actions -----------------------------------------------------------------------
+    def login(self, agent_id: str, now_ms: int) -> Agent:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = self.agents[agent_id] = Agent(agent_id)
+        if agent.state is AgentState.OFFLINE:
+            self._move(agent, AgentState.AVAILABLE, now_ms)
+        return agent
+
+    def logout(self, agent_id: str, now_ms: int) -> Agent:
+        agent = self.get(agent_id)
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            raise FailedPrecondition(f"agent {agent_id} is {agent.state}: finish the call first")
+        return self._move(agent, AgentState.OFFLINE, now_ms)
+
+    def set_available(self, agent_id: str, available: bool, now_ms: int) -> Agent:
+        """Agent-chosen states only: available, or offline ("not ready")."""
+        agent = self.get(agent_id)
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP):
+            raise FailedPrecondition(f"agent {agent_id} is {agent.state}")
+        if available and agent.state is AgentState.AVAILABLE:
+            return agent
+        return self._move(agent, AgentState.AVAILABLE if available else AgentState.OFFLINE, now_ms)
+
+    def dispose(self, agent_id: str, code: str, now_ms: int, callback_at_ms: int = 0) -> Disposed:
+        agent = self.get(agent_id)
+        if agent.state is not AgentState.WRAP_UP or agent.call is None:
+            raise FailedPrecondition(f"agent {agent_id} has no call to dispose (is {agent.state})")
+        kind = self.dispositions.get(code)
+        if kind is None:
+            raise InvalidArgument([("code", f"unknown disposition {code!r}")])
+        if kind is DispositionKind.CALLBACK and callback_at_ms <= now_ms:
+            raise InvalidArgument([("callback_at", "a callback needs a time in the future")])
+        result = Disposed(agent.id, agent.call, code, kind, callback_at_ms)
+        self._move(agent, AgentState.AVAILABLE, now_ms)
+        return result
+
+    # Dialer actions ----------------------------------------------------------------------
+    def most_idle_available(self, exclude: frozenset[str] = frozenset()) -> Agent | None:
+        free = [
+            a
+            for a in self.agents.values()
+            if a.state is AgentState.AVAILABLE and a.id not in exclude
+        ]
+        return min(free, key=lambda a: (a.idle_since_ms, a.id), default=None)
+
+    def available_count(self) -> int:
+        return sum(1 for a in self.agents.values() if a.state is AgentState.AVAILABLE)
+
+    def reserve(self, agent_id: str, call: CallContext, now_ms: int) -> Agent:
+        agent = self.get(agent_id)
+        if agent.state is not AgentState.AVAILABLE:
+            raise FailedPrecondition(f"agent {agent_id} is {agent.state}, not available")
+        agent.state = AgentState.RESERVED
+        agent.state_since_ms = now_ms
+        agent.call = call
+        return agent
+
+    def _holds(self, agent: Agent, call: CallContext | None) -> bool:
+        """Whether the agent's current call is `call` (None matches any)."""
+        if call is None or agent.call is None:
+            return call is None
+        if agent.call.placeholder:
+            return agent.call.campaign_id == call.campaign_id
+        return agent.call.key == call.key
+
+    def bind(self, agent_id: str, call: CallContext) -> Agent:
+        """Records which lead a reserved agent's call is for."""
+        agent = self.get(agent_id)
+        if agent.state is AgentState.RESERVED and self._holds(agent, call):
+            agent.call = call
+        return agent
+
+    def unreserve(self, agent_id: str, now_ms: int, call: CallContext | None = None) -> Agent:
+        """Frees a reserved agent whose call never reached it. Its idle time is kept, so it
+        stays first in line: it did not talk to anyone."""
+        agent = self.get(agent_id)
+        if agent.state is not AgentState.RESERVED or not self._holds(agent, call):
+            return agent
+        idle_since = agent.idle_since_ms
+        self._move(agent, AgentState.AVAILABLE, now_ms)
+        agent.idle_since_ms = idle_since
+        return agent
+
+    def connect(self, agent_id: str, call: CallContext, now_ms: int) -> Agent:
+        agent = self.get(agent_id)
+        if agent.state is not AgentState.RESERVED or not self._holds(agent, call):
+            raise FailedPrecondition(
+                f"agent {agent_id} is {agent.state}, not reserved for the call"
+            )
+        agent.call = call
+        agent.state = AgentState.ON_CALL
+        agent.state_since_ms = now_ms
+        return agent
+
+    def end_call(self, agent_id: str, now_ms: int, call: CallContext | None = None) -> Agent:
+        agent = self.get(agent_id)
+        if agent.state is not AgentState.ON_CALL or not self._holds(agent, call):
+            return agent
+        agent.state = AgentState.WRAP_UP
+        agent.state_since_ms = now_ms
+        agent.wrap_up_until_ms = now_ms + self.wrap_up_timeout_ms
+        return agent
+
+    def expire_wrap_ups(self, now_ms: int) -> list[Disposed]:
+        """Files the timeout disposition for agents whose wrap-up has run out."""
+        return [
+            self.dispose(a.id, TIMEOUT_DISPOSITION, now_ms)
+            for a in list(self.agents.values())
+            if a.state is AgentState.WRAP_UP and a.wrap_up_until_ms <= now_ms
+        ]
+
+
+def pick_campaign(wanting: Sequence[tuple[str, int]], rng: random.Random) -> str | None:
+    """The campaign that gets the next agent: highest priority first, random among equals."""
+    if not wanting:
+        return None
+    top = max(priority for _, priority in wanting)
+    return rng.choice(sorted(cid for cid, priority in wanting if priority == top))
+
+
+class AgentStore:
+    """Agent records of one queue in Redis: HASH agent id -> msgpack."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self.r = client
+        self.key = key
+
+    def load(self) -> list[Agent]:
+        raw: dict[bytes, bytes] = self.r.hgetall(self.key)  # type: ignore[assignment]
+        return [Agent.from_record(msgpack.unpackb(v)) for v in raw.values()]
+
+    def save(self, *agents: Agent) -> None:
+        if agents:
+            self.r.hset(self.key, mapping={a.id: msgpack.packb(a.to_record()) for a in agents})
