@@ -42,6 +42,7 @@ class PoolDispatcher:
         self.wanting: dict[str, int] = {}  # campaign actor name -> priority
         self.rng = random.Random(seed)
         self.grants: list[tuple[int, str, str]] = []  # (at_ms, agent, campaign actor), for tests
+        self.connects = 0
         self._recover()
 
     def _recover(self) -> None:
@@ -82,7 +83,9 @@ class PoolDispatcher:
             self.wanting.pop(campaign_actor, None)
 
     def connect(self, agent_id: str, call: CallContext) -> Agent:
-        return self._save(self.pool.connect(agent_id, call, self.clock.now_ms()))
+        agent = self._save(self.pool.connect(agent_id, call, self.clock.now_ms()))
+        self.connects += 1
+        return agent
 
     def end_call(self, agent_id: str, call: CallContext) -> Agent:
         return self._save(self.pool.end_call(agent_id, self.clock.now_ms(), call))
@@ -190,8 +193,12 @@ class AgentPoolActor:
     async def agents(self) -> list[dict[str, Any]]:
         return self.pool.agents()
 
-    async def grants(self) -> list[tuple[int, str, str]]:
-        return list(self.pool.grants)
+    async def stats(self) -> dict[str, Any]:
+        return {
+            "grants": list(self.pool.grants),
+            "connects": self.pool.connects,
+            "wanting": dict(self.pool.wanting),
+        }
 
     async def pid(self) -> int:
         return os.getpid()

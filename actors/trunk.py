@@ -37,6 +37,8 @@ class LiveCall:
     request: OriginateRequest
     reply_to: str
     answered: bool = False
+    answer: str = ""
+    """How the call was answered (answered_human, answered_machine, answered)."""
     ring_timer: asyncio.Task[None] | None = None
     events: list[str] = field(default_factory=list)
 
@@ -155,6 +157,7 @@ class Trunk:
             return  # the call already ended (e.g. cancelled at max ring time)
         if is_live_answer(event.kind) or event.kind is CallEventKind.ANSWERED_MACHINE:
             live.answered = True
+            live.answer = event.kind.value
             if live.ring_timer is not None:
                 live.ring_timer.cancel()
         if event.kind in TERMINAL:
@@ -180,7 +183,7 @@ class Trunk:
         run = self.state.keys.campaign(req.campaign_id).run(req.instance)
         raw = self.state.r.hget(run.calls(), call_id)
         record = msgpack.unpackb(raw) if raw else {}
-        record.update({"end_ms": event.at_ms, "end": event.kind.value, "answered": live.answered})
+        record.update({"end_ms": event.at_ms, "end": event.kind.value, "answer": live.answer})
         self.state.r.hset(run.calls(), call_id, msgpack.packb(record))
 
     def _handle(self, name: str) -> Any | None:

@@ -131,6 +131,7 @@ class CallRecord:
     end_ms: int | None
     end: str | None
     agent: str | None
+    answer: str
 
 
 def call_records(state: DialerState, campaign: Campaign) -> list[CallRecord]:
@@ -149,6 +150,7 @@ def call_records(state: DialerState, campaign: Campaign) -> list[CallRecord]:
                 rec.get("end_ms"),
                 rec.get("end"),
                 rec.get("agent"),
+                rec.get("answer", ""),
             )
         )
     return sorted(out, key=lambda r: r.start_ms)
