@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
 import ray
 
 from actors.runtime import (
@@ -25,8 +26,14 @@ from actors.runtime import (
 )
 from actors.trunk import CallReport
 from cluster.agents import CallContext, Disposed, DispositionKind
-from cluster.dialing import Outcome, agentless_slots, is_live_answer, resolve_unanswered
-from cluster.errors import NotFound
+from cluster.dialing import (
+    Outcome,
+    agentless_slots,
+    attempt_key,
+    is_live_answer,
+    resolve_unanswered,
+)
+from cluster.errors import FailedPrecondition, NotFound
 from cluster.leads import Lease
 from cluster.lifecycle import IllegalTransition, Trigger
 from cluster.models import Campaign, CampaignStatus, DialingMode
@@ -39,11 +46,6 @@ log = logging.getLogger(__name__)
 MAX_LEASE_BATCH = 200
 REFUSED_RETRY_MS = 1_000
 """A lead a trunk could not take (capacity, CPS) waits this long (virtual) before another try."""
-
-
-def attempt_key(campaign_id: str, instance: int, lease: Lease) -> str:
-    """Names one attempt on one lead: the originate idempotency key."""
-    return f"{campaign_id}:{instance}:{lease.lead}:{lease.attempt}"
 
 
 @dataclass
@@ -166,13 +168,20 @@ class CampaignDialer:
         return int(self.cfg.lease_ttl_s * 1000)
 
     async def _place(
-        self, campaign: Campaign, lc: LeasedContact, trunks: list[TrunkSlot], agent_id: str | None
+        self,
+        campaign: Campaign,
+        lc: LeasedContact,
+        trunks: list[TrunkSlot],
+        agent_id: str | None,
+        resend: bool = False,
     ) -> str | None:
-        """Originates one leased lead; returns the call id, or None if the lead was given back."""
+        """Originates one leased lead; returns the call id, or None if the lead was given back.
+        `resend` repeats an originate that may already have happened: no window check then,
+        the trunk's idempotency answer decides."""
         assert self.run is not None
         now_dt = self.clock.now()
         timings = campaign.contactable_timings
-        if not is_contactable(timings, lc.contact, now_dt):
+        if not resend and not is_contactable(timings, lc.contact, now_dt):
             opens = next_contactable(timings, lc.contact, now_dt)
             until = int(opens.timestamp() * 1000) if opens else self.clock.now_ms() + 3_600_000
             self.run.leads.defer(lc.lease, until)
@@ -182,7 +191,9 @@ class CampaignDialer:
             if trunk.free <= 0:
                 break
             request = OriginateRequest(
-                idempotency_key=attempt_key(self.campaign_id, self.run.instance, lc.lease),
+                idempotency_key=attempt_key(
+                    self.campaign_id, self.run.instance, lc.lease.lead, lc.lease.attempt
+                ),
                 campaign_id=self.campaign_id,
                 instance=self.run.instance,
                 lead=lc.lease.lead,
@@ -200,6 +211,8 @@ class CampaignDialer:
                 trunk.free -= 1
                 self.counters["placed"] += 1
                 return str(result.get("call_id", ""))
+            if result["result"] == "lease_lost":
+                return None  # the lead is no longer ours: nothing to give back
             trunk.free = 0
         self.counters["refused"] += 1
         self.run.leads.defer(lc.lease, self.clock.now_ms() + REFUSED_RETRY_MS)
@@ -217,34 +230,65 @@ class CampaignDialer:
         wanting = self.run.leads.has_dialable(now)
         await pool.want.remote(self.name, campaign.priority, wanting)
 
-    async def dial_for_agent(self, agent_id: str) -> CallContext | None:
-        """Called by the pool with a reserved agent: place one call for it, or say no."""
+    async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
+        """Called by the pool with a reserved agent: place one call for it, or say no.
+
+        Idempotent per reservation: the lease taken for it is recorded before dialing, so a
+        retried request (this actor died mid-call) re-sends the same originate, which the
+        trunk answers as a duplicate instead of placing a second call for one agent."""
         campaign = self.refresh()
         if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
             return None
+        run = self.run
         trunks = await self._trunks()
         if not any(t.free > 0 for t in trunks):
             return None
+        recorded = self.state.r.hget(run.keys.reservations(), reservation)
+        if recorded is not None:
+            lead, token, attempt = msgpack.unpackb(recorded)
+            ((_, contact),) = run.contacts_for([lead])
+            if contact is None:
+                return None
+            lc = LeasedContact(Lease(lead, token, attempt), contact, "")
+            return await self._call_for_agent(campaign, lc, trunks, agent_id, resend=True)
         for _ in range(5):  # a lead outside its window is deferred; try the next
-            leased = self.run.lease_contacts(
-                self.clock.now_ms(), 1, self._ttl_ms, campaign.max_attempts
-            )
+            leased = run.lease_contacts(self.clock.now_ms(), 1, self._ttl_ms, campaign.max_attempts)
             if not leased:
                 return None
             lc = leased[0]
-            call_id = await self._place(campaign, lc, trunks, agent_id)
-            if call_id is not None:
-                return CallContext(
-                    campaign_id=self.campaign_id,
-                    instance=self.run.instance,
-                    lead=lc.lease.lead,
-                    token=lc.lease.token,
-                    attempt=lc.lease.attempt,
-                    call_id=call_id,
-                    phone=lc.contact.phone,
-                    contact=lc.contact.to_record(),
-                )
+            self.state.r.hset(
+                run.keys.reservations(),
+                reservation,
+                msgpack.packb([lc.lease.lead, lc.lease.token, lc.lease.attempt]),
+            )
+            placed = await self._call_for_agent(campaign, lc, trunks, agent_id)
+            if placed is not None:
+                return placed
+            self.state.r.hdel(run.keys.reservations(), reservation)
         return None
+
+    async def _call_for_agent(
+        self,
+        campaign: Campaign,
+        lc: LeasedContact,
+        trunks: list[TrunkSlot],
+        agent_id: str,
+        resend: bool = False,
+    ) -> CallContext | None:
+        assert self.run is not None
+        call_id = await self._place(campaign, lc, trunks, agent_id, resend)
+        if call_id is None:
+            return None
+        return CallContext(
+            campaign_id=self.campaign_id,
+            instance=self.run.instance,
+            lead=lc.lease.lead,
+            token=lc.lease.token,
+            attempt=lc.lease.attempt,
+            call_id=call_id,
+            phone=lc.contact.phone,
+            contact=lc.contact.to_record(),
+        )
 
     # Events -----------------------------------------------------------------------------------
     async def on_call_event(self, report: CallReport) -> None:
@@ -267,10 +311,19 @@ class CampaignDialer:
         pool = self._pool(campaign) if req.agent_id else None
         now = self.clock.now_ms()
         if is_live_answer(report.kind):
-            if pool is not None:
-                await pool.connect.remote(req.agent_id, call)
+            if pool is None or await self._connect_agent(pool, req.agent_id or "", call):
+                return
+            # No agent could take the answered call: abandon it (hang up, retry the lead).
+            await self._hangup(report)
+            run.leads.complete(
+                self.clock.now_ms(), lease, Outcome.ABANDONED, retry=True,
+                max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
+            )  # fmt: skip
             return
-        if report.kind is CallEventKind.HUNG_UP and report.answered:
+        machine = report.kind is CallEventKind.ANSWERED_MACHINE or (
+            report.kind is CallEventKind.HUNG_UP and report.answer == CallEventKind.ANSWERED_MACHINE
+        )
+        if report.kind is CallEventKind.HUNG_UP and report.answered and not machine:
             run.leads.complete(
                 now, lease, Outcome.CONNECTED, retry=False,
                 max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
@@ -279,16 +332,33 @@ class CampaignDialer:
                 await pool.end_call.remote(req.agent_id, call)
             return
         if report.kind is CallEventKind.ANSWERED_MACHINE:
-            trunk = find_actor(trunk_actor_name(self.cfg, report.trunk_id))
-            if trunk is not None:
-                await trunk.hangup.remote(report.call_id)
-        resolution = resolve_unanswered(report.kind, report.cause)
+            # Hang up first: the retry period counts from the end of the call.
+            await self._hangup(report)
+            now = self.clock.now_ms()
+        kind = CallEventKind.ANSWERED_MACHINE if machine else report.kind
+        resolution = resolve_unanswered(kind, report.cause)
         run.leads.complete(
             now, lease, resolution.outcome, retry=resolution.retry,
             max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
         )  # fmt: skip
         if pool is not None:
             await pool.unreserve.remote(req.agent_id, call)
+
+    async def _connect_agent(self, pool: Any, agent_id: str, call: CallContext) -> bool:
+        try:
+            await pool.connect.remote(agent_id, call)
+            return True
+        except FailedPrecondition:
+            return False
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, FailedPrecondition):
+                return False
+            raise
+
+    async def _hangup(self, report: CallReport) -> None:
+        trunk = find_actor(trunk_actor_name(self.cfg, report.trunk_id))
+        if trunk is not None:
+            await trunk.hangup.remote(report.call_id)
 
     async def on_disposition(self, disposed: Disposed) -> bool:
         """An agent's disposition: a retry or callback reopens the (final, connected) lead."""
@@ -330,8 +400,8 @@ class CampaignActor:
         await self.dialer.on_call_event(report)
         self._wake.set()
 
-    async def dial_for_agent(self, agent_id: str) -> CallContext | None:
-        return await self.dialer.dial_for_agent(agent_id)
+    async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
+        return await self.dialer.dial_for_agent(agent_id, reservation)
 
     async def on_disposition(self, disposed: Disposed) -> bool:
         return await self.dialer.on_disposition(disposed)

@@ -13,11 +13,13 @@ import contextlib
 import logging
 import os
 import random
+import uuid
 from typing import Any
 
+import msgpack
 import ray
 
-from actors.runtime import RuntimeConfig, campaign_actor_name, find_actor
+from actors.runtime import RuntimeConfig, campaign_actor_name, find_actor, trunk_actor_name
 from cluster.agents import (
     Agent,
     AgentPool,
@@ -27,8 +29,15 @@ from cluster.agents import (
     Disposed,
     pick_campaign,
 )
+from cluster.codec import text
+from cluster.dialing import attempt_key
+from cluster.errors import NotFound
 
 log = logging.getLogger(__name__)
+
+RESERVATION_TIMEOUT_MS = 300_000
+"""Virtual ms after which a reserved agent is freed: longer than max ring time (120 s) plus
+answering machine detection, so only a call whose events were lost can hit it."""
 
 
 class PoolDispatcher:
@@ -43,18 +52,7 @@ class PoolDispatcher:
         self.rng = random.Random(seed)
         self.grants: list[tuple[int, str, str]] = []  # (at_ms, agent, campaign actor), for tests
         self.connects = 0
-        self._recover()
-
-    def _recover(self) -> None:
-        """After a restart, an agent reserved for a call that was never bound to a lead holds
-        nothing: free it. Agents on a call or in wrap-up keep their state."""
-        now = self.clock.now_ms()
-        for agent in self.pool.agents.values():
-            if agent.state is AgentState.RESERVED and (
-                agent.call is None or agent.call.placeholder
-            ):
-                self.pool.unreserve(agent.id, now)
-                self.store.save(agent)
+        self._checked: dict[str, int] = {}  # agent -> when its call was last checked (ms)
 
     def _save(self, agent: Agent) -> Agent:
         self.store.save(agent)
@@ -108,10 +106,11 @@ class PoolDispatcher:
                 continue
             campaign_id = chosen.rsplit(":", 1)[-1].split("#", 1)[0]
             now = self.clock.now_ms()
-            placeholder = CallContext(campaign_id, 0, -1, "", 0)
+            reservation = f"{agent.id}:{uuid.uuid4().hex[:12]}"
+            placeholder = CallContext(campaign_id, 0, -1, reservation, 0)
             self._save(self.pool.reserve(agent.id, placeholder, now))
             try:
-                call = await handle.dial_for_agent.remote(agent.id)
+                call = await handle.dial_for_agent.remote(agent.id, reservation)
             except Exception:
                 log.exception("campaign %s failed to dial for agent %s", chosen, agent.id)
                 call = None
@@ -125,9 +124,52 @@ class PoolDispatcher:
         return placed
 
     async def expire_wrap_ups(self) -> None:
-        for disposed in self.pool.expire_wrap_ups(self.clock.now_ms()):
+        """Also frees stale reservations. After a restart the pool keeps every agent's state
+        (a reserved agent may have a call ringing); the events of that call free or connect it,
+        and if they never come this timeout does."""
+        now = self.clock.now_ms()
+        for agent in self.pool.stale_reservations(now, RESERVATION_TIMEOUT_MS):
+            if now - self._checked.get(agent.id, 0) < RESERVATION_TIMEOUT_MS // 2:
+                continue
+            self._checked[agent.id] = now
+            if agent.call is not None and await self._call_is_live(agent.call):
+                continue
+            if agent.state is AgentState.ON_CALL:
+                self._save(self.pool.end_call(agent.id, now))  # the call was lost: wrap up
+            else:
+                self._save(self.pool.unreserve(agent.id, now))
+        for disposed in self.pool.expire_wrap_ups(now):
             self._save(self.pool.get(disposed.agent_id))
             await self.notify(disposed)
+
+    async def _call_is_live(self, call: CallContext) -> bool:
+        """Whether the call an agent is reserved for still exists on its trunk. Found through
+        Redis: reservation -> lease -> idempotency key -> call id -> call record -> trunk."""
+        r = self.state.r
+        try:
+            instance = call.instance or self.state.campaigns.get(call.campaign_id).run_instance
+        except NotFound:
+            return False
+        run = self.state.keys.campaign(call.campaign_id).run(instance)
+        lead, attempt = call.lead, call.attempt
+        if call.placeholder:
+            recorded = r.hget(run.reservations(), call.token)
+            if recorded is None:
+                return False  # the campaign never took a lead for it
+            lead, _, attempt = msgpack.unpackb(recorded)
+        call_id = r.hget(run.idempotency(), attempt_key(call.campaign_id, instance, lead, attempt))
+        if call_id is None:
+            return False
+        record = r.hget(run.calls(), call_id)
+        if record is None:
+            return False
+        details = msgpack.unpackb(record)
+        if "end" in details:
+            return False
+        trunk = find_actor(trunk_actor_name(self.cfg, details["trunk"]))
+        if trunk is None:
+            return False
+        return bool(await trunk.has_call.remote(text(call_id)))
 
     async def notify(self, disposed: Disposed) -> None:
         handle = find_actor(campaign_actor_name(self.cfg, disposed.call.campaign_id))

@@ -55,6 +55,8 @@ class CallReport:
     cause: str
     answered: bool
     """Whether the call had been answered (a HUNG_UP after an answer is a finished call)."""
+    answer: str = ""
+    """How it was answered: answered_human, answered_machine or answered (AMD off)."""
 
 
 class Trunk:
@@ -69,7 +71,14 @@ class Trunk:
         self.driver = SimulatedCarrier(self.clock, cfg.carrier, cfg.time_scale)
         self.live: dict[str, LiveCall] = {}
         self.bucket = TokenBucket(self.config.cps, self.clock.now_ms())
-        self.counters = {"placed": 0, "duplicate": 0, "no_capacity": 0, "cps": 0, "max_live": 0}
+        self.counters = {
+            "placed": 0,
+            "duplicate": 0,
+            "no_capacity": 0,
+            "cps": 0,
+            "lease_lost": 0,
+            "max_live": 0,
+        }
         self._handles: dict[str, Any] = {}
 
     def reload(self) -> dict[str, Any]:
@@ -92,6 +101,15 @@ class Trunk:
         }
 
     async def originate(self, request: OriginateRequest, reply_to: str) -> dict[str, str]:
+        """Places the call unless: it was placed before under the same idempotency key
+        (duplicate), the trunk is full or over its CPS, or the lead's lease is no longer held
+        (lease_lost: it lapsed while this request was in flight, and the lead may already be
+        someone else's)."""
+        run = self.state.keys.campaign(request.campaign_id).run(request.instance)
+        existing = self.state.r.hget(run.idempotency(), request.idempotency_key)
+        if existing is not None:
+            self.counters["duplicate"] += 1
+            return {"result": "duplicate", "call_id": text(existing)}
         if self.config.draining or len(self.live) >= self.config.channels:
             self.counters["no_capacity"] += 1
             return {"result": "no_capacity"}
@@ -99,7 +117,12 @@ class Trunk:
         if not self.bucket.take(now):
             self.counters["cps"] += 1
             return {"result": "cps"}
-        run = self.state.keys.campaign(request.campaign_id).run(request.instance)
+        lease = Lease(request.lead, request.token, request.attempt)
+        leads = LeadState(self.state.r, run, DialingOrder.LIST_ORDER)
+        if not leads.renew([lease], now + int(self.cfg.lease_ttl_s * 1000)):
+            self.bucket.tokens += 1
+            self.counters["lease_lost"] += 1
+            return {"result": "lease_lost"}
         call_id = f"{self.trunk_id}-{uuid.uuid4().hex[:12]}"
         if not self.state.r.hsetnx(run.idempotency(), request.idempotency_key, call_id):
             self.bucket.tokens += 1
@@ -234,6 +257,9 @@ class TrunkActor:
 
     async def status(self) -> dict[str, Any]:
         return self.trunk.status()
+
+    async def has_call(self, call_id: str) -> bool:
+        return call_id in self.trunk.live
 
     async def reload(self) -> dict[str, Any]:
         return self.trunk.reload()

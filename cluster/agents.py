@@ -227,6 +227,8 @@ class AgentPool:
 
     def connect(self, agent_id: str, call: CallContext, now_ms: int) -> Agent:
         agent = self.get(agent_id)
+        if agent.state is AgentState.ON_CALL and self._holds(agent, call):
+            return agent  # a retried request
         if agent.state is not AgentState.RESERVED or not self._holds(agent, call):
             raise FailedPrecondition(
                 f"agent {agent_id} is {agent.state}, not reserved for the call"
@@ -244,6 +246,17 @@ class AgentPool:
         agent.state_since_ms = now_ms
         agent.wrap_up_until_ms = now_ms + self.wrap_up_timeout_ms
         return agent
+
+    def stale_reservations(self, now_ms: int, max_reserved_ms: int) -> list[Agent]:
+        """Agents reserved (or on a call) for longer than any call can ring. Their call's
+        events may have been lost (a trunk died) or only delayed (a campaign dialer
+        restarting): the caller frees those whose call is no longer live."""
+        return [
+            a
+            for a in self.agents.values()
+            if a.state in (AgentState.RESERVED, AgentState.ON_CALL)
+            and now_ms - a.state_since_ms >= max_reserved_ms
+        ]
 
     def expire_wrap_ups(self, now_ms: int) -> list[Disposed]:
         """Files the timeout disposition for agents whose wrap-up has run out."""

@@ -21,6 +21,8 @@ class Outcome(StrEnum):
     DNC_BLOCKED = "dnc_blocked"
     CONTACT_MISSING = "contact_missing"
     LEASE_EXPIRED = "lease_expired"
+    ABANDONED = "abandoned"
+    """A live answer that no agent could take; the call was hung up and the lead retried."""
 
 
 @dataclass(frozen=True)
@@ -56,3 +58,8 @@ def is_live_answer(kind: CallEventKind) -> bool:
 def agentless_slots(pacing: int, in_flight: int) -> int:
     """How many more calls an agentless campaign may place now."""
     return max(0, pacing - in_flight)
+
+
+def attempt_key(campaign_id: str, instance: int, lead: int, attempt: int) -> str:
+    """Names one attempt on one lead: the originate idempotency key."""
+    return f"{campaign_id}:{instance}:{lead}:{attempt}"

@@ -130,12 +130,18 @@ class RunKeys:
         """HASH idempotency key -> result; makes a retried dial call place no second call."""
         return f"{self.base}:idem"
 
+    def reservations(self) -> str:
+        """HASH agent reservation id -> msgpack lease (lead, token, attempt): makes dialing for
+        a reserved agent idempotent when the pool's request is retried."""
+        return f"{self.base}:reservations"
+
     def calls(self) -> str:
         """HASH call id -> msgpack call record (lead, attempt, trunk, times, outcome): the CDRs."""
         return f"{self.base}:calls"
 
     def all(self) -> list[str]:
         return [
+            self.reservations(),
             self.calls(),
             self.meta(),
             self.ready(),

@@ -173,9 +173,13 @@ def check_run_invariants(
     dnc_since_ms: dict[str, int],
     trunk_channels: dict[str, int],
     max_in_flight: int | None,
-    allow_lost_calls: bool = False,
+    calls_lost_at_ms: int | None = None,
 ) -> list[CallRecord]:
-    """Checks the compliance and accounting invariants of a finished run from Redis records."""
+    """Checks the compliance and accounting invariants of a finished run from Redis records.
+
+    calls_lost_at_ms: a trunk died then; its calls have no end record and count as ended then.
+    """
+    allow_lost_calls = calls_lost_at_ms is not None
     run = state.campaigns.run_instance(campaign)
     assert run is not None
     snap = run.leads.snapshot()
@@ -220,7 +224,7 @@ def check_run_invariants(
         when = datetime.fromtimestamp(rec.start_ms / 1000, UTC)
         assert is_contactable(timings, None, when), f"call at {when} outside the window"
     # Never above trunk capacity or pacing (from the call intervals themselves).
-    horizon = max((r.end_ms or r.start_ms for r in records), default=0) + 1
+    horizon = calls_lost_at_ms or max((r.end_ms or r.start_ms for r in records), default=0) + 1
     for trunk_id, channels in trunk_channels.items():
         spans = [(r.start_ms, r.end_ms or horizon) for r in records if r.trunk == trunk_id]
         assert max_concurrency(spans) <= channels, f"trunk {trunk_id} over capacity"
