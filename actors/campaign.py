@@ -19,13 +19,14 @@ import ray
 
 from actors.runtime import (
     RuntimeConfig,
+    call_reliably,
     campaign_actor_name,
     find_actor,
     pool_actor_name,
     trunk_actor_name,
 )
 from actors.trunk import CallReport
-from cluster.agents import CallContext, Disposed, DispositionKind
+from cluster.agents import CallContext
 from cluster.dialing import (
     Outcome,
     agentless_slots,
@@ -44,6 +45,8 @@ from cluster.windows import is_contactable, next_contactable
 log = logging.getLogger(__name__)
 
 MAX_LEASE_BATCH = 200
+RESERVATION_CANCELLED = b"cancelled"
+"""Tombstone the pool writes for a reservation it gave up on (see dial_for_agent)."""
 REFUSED_RETRY_MS = 1_000
 """A lead a trunk could not take (capacity, CPS) waits this long (virtual) before another try."""
 
@@ -174,6 +177,7 @@ class CampaignDialer:
         trunks: list[TrunkSlot],
         agent_id: str | None,
         resend: bool = False,
+        reservation: str = "",
     ) -> str | None:
         """Originates one leased lead; returns the call id, or None if the lead was given back.
         `resend` repeats an originate that may already have happened: no window check then,
@@ -204,9 +208,10 @@ class CampaignDialer:
                 max_ring_s=campaign.max_ring_time_seconds,
                 amd=campaign.amd_enabled,
                 agent_id=agent_id,
+                reservation=reservation,
                 tenant=self.cfg.tenant,
             )
-            result = await trunk.handle.originate.remote(request, self.name)
+            result = await call_reliably(trunk.handle.originate, request, self.name)
             if result["result"] in ("placed", "duplicate"):
                 trunk.free -= 1
                 self.counters["placed"] += 1
@@ -228,7 +233,7 @@ class CampaignDialer:
         if pool is None:
             return
         wanting = self.run.leads.has_dialable(now)
-        await pool.want.remote(self.name, campaign.priority, wanting)
+        await call_reliably(pool.want, self.name, campaign.priority, wanting)
 
     async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
         """Called by the pool with a reserved agent: place one call for it, or say no.
@@ -244,24 +249,32 @@ class CampaignDialer:
         if not any(t.free > 0 for t in trunks):
             return None
         recorded = self.state.r.hget(run.keys.reservations(), reservation)
+        if recorded == RESERVATION_CANCELLED:
+            return None  # the pool gave up on this reservation and freed the agent
         if recorded is not None:
             lead, token, attempt = msgpack.unpackb(recorded)
             ((_, contact),) = run.contacts_for([lead])
             if contact is None:
                 return None
             lc = LeasedContact(Lease(lead, token, attempt), contact, "")
-            return await self._call_for_agent(campaign, lc, trunks, agent_id, resend=True)
+            return await self._call_for_agent(
+                campaign, lc, trunks, agent_id, reservation, resend=True
+            )
         for _ in range(5):  # a lead outside its window is deferred; try the next
             leased = run.lease_contacts(self.clock.now_ms(), 1, self._ttl_ms, campaign.max_attempts)
             if not leased:
                 return None
             lc = leased[0]
-            self.state.r.hset(
+            # Claim the reservation for this lead; the pool claims it with a tombstone when it
+            # gives up on it, so exactly one of the two wins (HSETNX on one field).
+            if not self.state.r.hsetnx(
                 run.keys.reservations(),
                 reservation,
                 msgpack.packb([lc.lease.lead, lc.lease.token, lc.lease.attempt]),
-            )
-            placed = await self._call_for_agent(campaign, lc, trunks, agent_id)
+            ):
+                run.leads.defer(lc.lease, self.clock.now_ms())
+                return None
+            placed = await self._call_for_agent(campaign, lc, trunks, agent_id, reservation)
             if placed is not None:
                 return placed
             self.state.r.hdel(run.keys.reservations(), reservation)
@@ -273,10 +286,11 @@ class CampaignDialer:
         lc: LeasedContact,
         trunks: list[TrunkSlot],
         agent_id: str,
+        reservation: str,
         resend: bool = False,
     ) -> CallContext | None:
         assert self.run is not None
-        call_id = await self._place(campaign, lc, trunks, agent_id, resend)
+        call_id = await self._place(campaign, lc, trunks, agent_id, resend, reservation)
         if call_id is None:
             return None
         return CallContext(
@@ -288,6 +302,7 @@ class CampaignDialer:
             call_id=call_id,
             phone=lc.contact.phone,
             contact=lc.contact.to_record(),
+            reservation=reservation,
         )
 
     # Events -----------------------------------------------------------------------------------
@@ -307,6 +322,7 @@ class CampaignDialer:
             req.attempt,
             report.call_id,
             req.phone,
+            reservation=req.reservation,
         )
         pool = self._pool(campaign) if req.agent_id else None
         now = self.clock.now_ms()
@@ -324,12 +340,13 @@ class CampaignDialer:
             report.kind is CallEventKind.HUNG_UP and report.answer == CallEventKind.ANSWERED_MACHINE
         )
         if report.kind is CallEventKind.HUNG_UP and report.answered and not machine:
+            # An agent's call waits for the agent's disposition before the lead is settled.
             run.leads.complete(
-                now, lease, Outcome.CONNECTED, retry=False,
+                now, lease, Outcome.CONNECTED, retry=False, hold=pool is not None,
                 max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
             )  # fmt: skip
             if pool is not None:
-                await pool.end_call.remote(req.agent_id, call)
+                await call_reliably(pool.end_call, req.agent_id, call)
             return
         if report.kind is CallEventKind.ANSWERED_MACHINE:
             # Hang up first: the retry period counts from the end of the call.
@@ -342,11 +359,11 @@ class CampaignDialer:
             max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
         )  # fmt: skip
         if pool is not None:
-            await pool.unreserve.remote(req.agent_id, call)
+            await call_reliably(pool.unreserve, req.agent_id, call)
 
     async def _connect_agent(self, pool: Any, agent_id: str, call: CallContext) -> bool:
         try:
-            await pool.connect.remote(agent_id, call)
+            await call_reliably(pool.connect, agent_id, call)
             return True
         except FailedPrecondition:
             return False
@@ -358,20 +375,7 @@ class CampaignDialer:
     async def _hangup(self, report: CallReport) -> None:
         trunk = find_actor(trunk_actor_name(self.cfg, report.trunk_id))
         if trunk is not None:
-            await trunk.hangup.remote(report.call_id)
-
-    async def on_disposition(self, disposed: Disposed) -> bool:
-        """An agent's disposition: a retry or callback reopens the (final, connected) lead."""
-        campaign = self.refresh()
-        run = self._open(disposed.call.instance)
-        if campaign is None or run is None or disposed.kind is DispositionKind.FINAL:
-            return False
-        at = (
-            disposed.callback_at_ms
-            if disposed.kind is DispositionKind.CALLBACK
-            else self.clock.now_ms() + self.retry_ms
-        )
-        return run.leads.reopen(disposed.call.lead, Outcome.CONNECTED, at, campaign.max_attempts)
+            await call_reliably(trunk.hangup, report.call_id)
 
 
 @ray.remote
@@ -397,14 +401,15 @@ class CampaignActor:
         self._wake.set()
 
     async def on_call_event(self, report: CallReport) -> None:
-        await self.dialer.on_call_event(report)
+        try:
+            await self.dialer.on_call_event(report)
+        except Exception:
+            log.exception("call event %s %s failed", report.call_id, report.kind)
+            raise
         self._wake.set()
 
     async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
         return await self.dialer.dial_for_agent(agent_id, reservation)
-
-    async def on_disposition(self, disposed: Disposed) -> bool:
-        return await self.dialer.on_disposition(disposed)
 
     async def stats(self) -> dict[str, Any]:
         return {"replica": self.dialer.replica, **self.dialer.counters}

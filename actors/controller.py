@@ -28,12 +28,20 @@ from actors.runtime import (
     trunk_actor_name,
 )
 from actors.trunk import TrunkActor
-from cluster.models import CampaignStatus, DialingMode
+from cluster.models import Campaign, CampaignStatus, DialingMode
 
 log = logging.getLogger(__name__)
 
 RUNNING = frozenset({CampaignStatus.ACTIVE, CampaignStatus.PAUSED})
 RECONCILE_EVERY_S = 1.0
+
+
+def trunk_placement(cluster_resources: dict[str, float]) -> dict[str, Any]:
+    """Pins trunk actors to nodes offering a `trunk` custom resource, when any node does
+    (KubeRay: rayStartParams resources on the trunk worker group)."""
+    if cluster_resources.get("trunk", 0) > 0:
+        return {"resources": {"trunk": 0.001}}
+    return {}
 
 
 class Registry:
@@ -52,9 +60,7 @@ class Registry:
         return handle
 
     def ensure_trunk(self, trunk_id: str) -> Any:
-        extra: dict[str, Any] = {}
-        if self.cfg.trunk_resource:
-            extra["resources"] = {"trunk": 0.001}
+        extra = trunk_placement(ray.cluster_resources())
         return self._ensure(trunk_actor_name(self.cfg, trunk_id), TrunkActor, trunk_id, **extra)
 
     def ensure_pool(self, queue_id: str) -> Any:
@@ -65,6 +71,13 @@ class Registry:
         return self._ensure(
             campaign_actor_name(self.cfg, campaign_id, replica), CampaignActor, campaign_id, replica
         )
+
+    def _calls_in_flight(self, campaign: Campaign) -> bool:
+        try:
+            run = self.state.campaigns.run_instance(campaign)
+        except LookupError:
+            return False
+        return run is not None and run.leads.leased_count() > 0
 
     def stop(self, name: str) -> None:
         handle = self.actors.pop(name, None) or find_actor(name)
@@ -85,7 +98,9 @@ class Registry:
             if campaign.dialing_mode is DialingMode.PROGRESSIVE and campaign.queue_id:
                 self.ensure_pool(campaign.queue_id)
                 wanted.add(pool_actor_name(self.cfg, campaign.queue_id))
-            if campaign.status in RUNNING:
+            if campaign.status in RUNNING or self._calls_in_flight(campaign):
+                # A stopped or completed run keeps its dialer until its last calls have ended,
+                # so their outcomes are recorded.
                 self.ensure_campaign(campaign.id)
                 wanted.add(campaign_actor_name(self.cfg, campaign.id))
         for name in [n for n in self.actors if n not in wanted and ":campaign:" in n]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -19,7 +20,8 @@ from typing import Any
 import msgpack
 import ray
 
-from actors.runtime import RuntimeConfig, campaign_actor_name, find_actor, trunk_actor_name
+from actors.campaign import RESERVATION_CANCELLED
+from actors.runtime import RuntimeConfig, call_reliably, find_actor, trunk_actor_name
 from cluster.agents import (
     Agent,
     AgentPool,
@@ -28,10 +30,13 @@ from cluster.agents import (
     CallContext,
     Disposed,
     pick_campaign,
+    redial_at,
 )
 from cluster.codec import text
 from cluster.dialing import attempt_key
 from cluster.errors import NotFound
+from cluster.leads import LeadState
+from cluster.telephony import CallEventKind
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +73,11 @@ class PoolDispatcher:
     def set_available(self, agent_id: str, available: bool) -> Agent:
         return self._save(self.pool.set_available(agent_id, available, self.clock.now_ms()))
 
-    def dispose(self, agent_id: str, code: str, callback_at_ms: int = 0) -> Disposed:
-        disposed = self.pool.dispose(agent_id, code, self.clock.now_ms(), callback_at_ms)
-        self._save(self.pool.get(agent_id))
+    async def dispose(self, agent_id: str, code: str, callback_at_ms: int = 0) -> Disposed:
+        """Settles the lead with its campaign first, then frees the agent (see disposition)."""
+        disposed = self.pool.disposition(agent_id, code, self.clock.now_ms(), callback_at_ms)
+        await self.notify(disposed)
+        self._save(self.pool.finish_wrap_up(disposed, self.clock.now_ms()))
         return disposed
 
     # Campaigns ----------------------------------------------------------------------------
@@ -107,10 +114,10 @@ class PoolDispatcher:
             campaign_id = chosen.rsplit(":", 1)[-1].split("#", 1)[0]
             now = self.clock.now_ms()
             reservation = f"{agent.id}:{uuid.uuid4().hex[:12]}"
-            placeholder = CallContext(campaign_id, 0, -1, reservation, 0)
+            placeholder = CallContext(campaign_id, 0, -1, "", 0, reservation=reservation)
             self._save(self.pool.reserve(agent.id, placeholder, now))
             try:
-                call = await handle.dial_for_agent.remote(agent.id, reservation)
+                call = await call_reliably(handle.dial_for_agent, agent.id, reservation)
             except Exception:
                 log.exception("campaign %s failed to dial for agent %s", chosen, agent.id)
                 call = None
@@ -124,57 +131,81 @@ class PoolDispatcher:
         return placed
 
     async def expire_wrap_ups(self) -> None:
-        """Also frees stale reservations. After a restart the pool keeps every agent's state
-        (a reserved agent may have a call ringing); the events of that call free or connect it,
-        and if they never come this timeout does."""
+        """Also settles stale reservations. After a restart the pool keeps every agent's state
+        (a reserved agent may have a call ringing); that call's events normally free, connect
+        or end it, but they may be late (its dialer restarting) or lost (its trunk died), so an
+        agent held past the timeout is checked against the call itself."""
         now = self.clock.now_ms()
         for agent in self.pool.stale_reservations(now, RESERVATION_TIMEOUT_MS):
             if now - self._checked.get(agent.id, 0) < RESERVATION_TIMEOUT_MS // 2:
                 continue
             self._checked[agent.id] = now
-            if agent.call is not None and await self._call_is_live(agent.call):
+            if agent.call is None:
                 continue
-            if agent.state is AgentState.ON_CALL:
-                self._save(self.pool.end_call(agent.id, now))  # the call was lost: wrap up
+            state, call = await self._call_state(agent.call)
+            if state == "live":
+                continue
+            if state == "talked" or agent.state is AgentState.ON_CALL:
+                # Someone talked (or may have): the lead needs this agent's disposition.
+                self._save(self.pool.end_call(agent.id, now, call))
             else:
                 self._save(self.pool.unreserve(agent.id, now))
-        for disposed in self.pool.expire_wrap_ups(now):
-            self._save(self.pool.get(disposed.agent_id))
+        for disposed in self.pool.due_wrap_ups(now):
             await self.notify(disposed)
+            self._save(self.pool.finish_wrap_up(disposed, self.clock.now_ms()))
 
-    async def _call_is_live(self, call: CallContext) -> bool:
-        """Whether the call an agent is reserved for still exists on its trunk. Found through
-        Redis: reservation -> lease -> idempotency key -> call id -> call record -> trunk."""
+    async def _call_state(self, call: CallContext) -> tuple[str, CallContext]:
+        """What became of the call an agent is held for: "live" (still on its trunk),
+        "talked" (ended after a live answer), "ended" (ended otherwise) or "lost" (never
+        placed, or gone with its trunk). Found through Redis: reservation -> lease ->
+        idempotency key -> call id -> call record -> trunk. Also returns the call's context
+        with its lead filled in (a placeholder reservation does not know it)."""
         r = self.state.r
         try:
             instance = call.instance or self.state.campaigns.get(call.campaign_id).run_instance
         except NotFound:
-            return False
+            return "lost", call
         run = self.state.keys.campaign(call.campaign_id).run(instance)
-        lead, attempt = call.lead, call.attempt
         if call.placeholder:
-            recorded = r.hget(run.reservations(), call.token)
-            if recorded is None:
-                return False  # the campaign never took a lead for it
-            lead, _, attempt = msgpack.unpackb(recorded)
-        call_id = r.hget(run.idempotency(), attempt_key(call.campaign_id, instance, lead, attempt))
-        if call_id is None:
-            return False
-        record = r.hget(run.calls(), call_id)
-        if record is None:
-            return False
+            if r.hsetnx(run.reservations(), call.reservation, RESERVATION_CANCELLED):
+                return "lost", call  # the campaign never took a lead for it, and now never will
+            recorded = r.hget(run.reservations(), call.reservation)
+            if recorded is None or recorded == RESERVATION_CANCELLED:
+                return "lost", call
+            lead, token, attempt = msgpack.unpackb(recorded)
+            call = dataclasses.replace(
+                call, instance=instance, lead=lead, token=token, attempt=attempt
+            )
+        key = attempt_key(call.campaign_id, instance, call.lead, call.attempt)
+        call_id = r.hget(run.idempotency(), key)
+        record = r.hget(run.calls(), call_id) if call_id is not None else None
+        if call_id is None or record is None:
+            return "lost", call
+        call = dataclasses.replace(call, call_id=text(call_id))
         details = msgpack.unpackb(record)
         if "end" in details:
-            return False
+            talked = details.get("answer") in (
+                CallEventKind.ANSWERED_HUMAN,
+                CallEventKind.ANSWERED,
+            )
+            return ("talked" if talked else "ended"), call
         trunk = find_actor(trunk_actor_name(self.cfg, details["trunk"]))
-        if trunk is None:
-            return False
-        return bool(await trunk.has_call.remote(text(call_id)))
+        if trunk is not None and await call_reliably(trunk.has_call, call.call_id):
+            return "live", call
+        return "lost", call
 
-    async def notify(self, disposed: Disposed) -> None:
-        handle = find_actor(campaign_actor_name(self.cfg, disposed.call.campaign_id))
-        if handle is not None:
-            await handle.on_disposition.remote(disposed)
+    async def notify(self, disposed: Disposed) -> int:
+        """Settles the lead a disposition is for, in Redis (the campaign's dialer need not be
+        running: a stopped run's last calls are still disposed)."""
+        call = disposed.call
+        try:
+            campaign = self.state.campaigns.get(call.campaign_id)
+        except NotFound:
+            return 0
+        run = self.state.keys.campaign(call.campaign_id).run(call.instance)
+        leads = LeadState(self.state.r, run, campaign.dialing_order)
+        at = redial_at(disposed, self.clock.now_ms(), campaign.retry_period_minutes * 60_000)
+        return leads.dispose(call.lead, at, campaign.max_attempts)
 
     def agents(self) -> list[dict[str, Any]]:
         return [a.to_record() for a in sorted(self.pool.agents.values(), key=lambda a: a.id)]
@@ -212,9 +243,8 @@ class AgentPoolActor:
         return self._changed(self.pool.set_available(agent_id, available))
 
     async def dispose(self, agent_id: str, code: str, callback_at_ms: int = 0) -> Disposed:
-        disposed = self.pool.dispose(agent_id, code, callback_at_ms)
+        disposed = await self.pool.dispose(agent_id, code, callback_at_ms)
         self._wake.set()
-        await self.pool.notify(disposed)
         return disposed
 
     async def want(self, campaign_actor: str, priority: int, wanting: bool) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +34,6 @@ class RuntimeConfig:
     tick_s: float = 0.05
     """Real seconds between passes of each actor's loop."""
     wrap_up_timeout_s: float = 120.0
-    trunk_resource: bool = False
-    """Pin trunk actors to nodes that offer a `trunk` custom resource."""
 
     def clock(self) -> Clock:
         if self.time_scale == 1.0 and self.clock_origin_real_s is None:
@@ -86,3 +86,22 @@ ACTOR_OPTIONS: dict[str, Any] = {
     "lifetime": "detached",
     "get_if_exists": True,
 }
+
+
+async def call_reliably(method: Any, *args: Any, timeout_s: float = 60.0) -> Any:
+    """Awaits an actor method, retrying while the actor restarts (RayActorError).
+
+    Ray retries a task whose actor dies mid-task, but a call submitted while the actor is
+    restarting can still fail with ActorUnavailableError; losing such a call would lose a
+    call event or an agent's state change. Only idempotent methods are called this way.
+    """
+    delay_s = 0.05
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await method.remote(*args)
+        except ray.exceptions.RayActorError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 1.0)

@@ -5,6 +5,7 @@ the campaign dialer that asked for the call."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 import msgpack
 import ray
 
-from actors.runtime import RuntimeConfig, find_actor
+from actors.runtime import RuntimeConfig, call_reliably, find_actor
 from cluster.codec import text
 from cluster.dialing import is_live_answer
 from cluster.leads import LeadState, Lease
@@ -26,6 +27,8 @@ from cluster.telephony import (
     SimulatedCarrier,
 )
 from cluster.trunks import TokenBucket
+
+log = logging.getLogger(__name__)
 
 TERMINAL = frozenset(
     {CallEventKind.BUSY, CallEventKind.NO_ANSWER, CallEventKind.FAILED, CallEventKind.HUNG_UP}
@@ -55,7 +58,7 @@ class CallReport:
     cause: str
     answered: bool
     """Whether the call had been answered (a HUNG_UP after an answer is a finished call)."""
-    answer: str = ""
+    answer: str
     """How it was answered: answered_human, answered_machine or answered (AMD off)."""
 
 
@@ -80,6 +83,7 @@ class Trunk:
             "max_live": 0,
         }
         self._handles: dict[str, Any] = {}
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     def reload(self) -> dict[str, Any]:
         self.config = self.state.trunks.get(self.trunk_id)
@@ -196,10 +200,20 @@ class Trunk:
             event.at_ms,
             event.cause,
             live.answered,
+            live.answer,
         )
         handle = self._handle(live.reply_to)
         if handle is not None:
-            handle.on_call_event.remote(report)
+            task = asyncio.get_running_loop().create_task(self._deliver(handle, report))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, handle: Any, report: CallReport) -> None:
+        """Hands a call event to its dialer, waiting out a dialer restart."""
+        try:
+            await call_reliably(handle.on_call_event, report, timeout_s=300)
+        except Exception:
+            log.exception("call event %s %s was not delivered", report.call_id, report.kind)
 
     def _record_end(self, call_id: str, live: LiveCall, event: CallEvent) -> None:
         req = live.request

@@ -61,6 +61,8 @@ class CallContext:
     call_id: str = ""
     phone: str = ""
     contact: dict[str, Any] = field(default_factory=dict)
+    reservation: str = ""
+    """The pool's id for the reservation this call was placed under."""
 
     @property
     def key(self) -> str:
@@ -152,7 +154,8 @@ class AgentPool:
 
     def logout(self, agent_id: str, now_ms: int) -> Agent:
         agent = self.get(agent_id)
-        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP):
+            # In wrap-up the lead still waits for this agent's disposition.
             raise FailedPrecondition(f"agent {agent_id} is {agent.state}: finish the call first")
         return self._move(agent, AgentState.OFFLINE, now_ms)
 
@@ -165,7 +168,12 @@ class AgentPool:
             return agent
         return self._move(agent, AgentState.AVAILABLE if available else AgentState.OFFLINE, now_ms)
 
-    def dispose(self, agent_id: str, code: str, now_ms: int, callback_at_ms: int = 0) -> Disposed:
+    def disposition(
+        self, agent_id: str, code: str, now_ms: int, callback_at_ms: int = 0
+    ) -> Disposed:
+        """Validates a disposition without changing the agent: the caller settles the lead
+        first and then calls `finish_wrap_up`, so a crash in between files it again rather
+        than losing it."""
         agent = self.get(agent_id)
         if agent.state is not AgentState.WRAP_UP or agent.call is None:
             raise FailedPrecondition(f"agent {agent_id} has no call to dispose (is {agent.state})")
@@ -174,8 +182,18 @@ class AgentPool:
             raise InvalidArgument([("code", f"unknown disposition {code!r}")])
         if kind is DispositionKind.CALLBACK and callback_at_ms <= now_ms:
             raise InvalidArgument([("callback_at", "a callback needs a time in the future")])
-        result = Disposed(agent.id, agent.call, code, kind, callback_at_ms)
-        self._move(agent, AgentState.AVAILABLE, now_ms)
+        return Disposed(agent.id, agent.call, code, kind, callback_at_ms)
+
+    def finish_wrap_up(self, disposed: Disposed, now_ms: int) -> Agent:
+        """Makes the agent available once its disposition has been settled."""
+        agent = self.get(disposed.agent_id)
+        if agent.state is AgentState.WRAP_UP and self._holds(agent, disposed.call):
+            self._move(agent, AgentState.AVAILABLE, now_ms)
+        return agent
+
+    def dispose(self, agent_id: str, code: str, now_ms: int, callback_at_ms: int = 0) -> Disposed:
+        result = self.disposition(agent_id, code, now_ms, callback_at_ms)
+        self.finish_wrap_up(result, now_ms)
         return result
 
     # Dialer actions ----------------------------------------------------------------------
@@ -203,8 +221,10 @@ class AgentPool:
         """Whether the agent's current call is `call` (None matches any)."""
         if call is None or agent.call is None:
             return call is None
-        if agent.call.placeholder:
-            return agent.call.campaign_id == call.campaign_id
+        if agent.call.reservation or call.reservation:
+            # A late event of an agent's earlier call must not move the agent: reservations
+            # are unique, so they tell one call of the same campaign from another.
+            return agent.call.reservation == call.reservation
         return agent.call.key == call.key
 
     def bind(self, agent_id: str, call: CallContext) -> Agent:
@@ -239,9 +259,16 @@ class AgentPool:
         return agent
 
     def end_call(self, agent_id: str, now_ms: int, call: CallContext | None = None) -> Agent:
+        """The agent's call ended: wrap-up until a disposition. A still-reserved agent counts
+        too (its connect was lost in a pool restart): the lead still needs the disposition."""
         agent = self.get(agent_id)
-        if agent.state is not AgentState.ON_CALL or not self._holds(agent, call):
+        lost_connect = agent.state is AgentState.RESERVED and call is not None
+        if agent.state is not AgentState.ON_CALL and not lost_connect:
             return agent
+        if not self._holds(agent, call):
+            return agent
+        if call is not None:
+            agent.call = call
         agent.state = AgentState.WRAP_UP
         agent.state_since_ms = now_ms
         agent.wrap_up_until_ms = now_ms + self.wrap_up_timeout_ms
@@ -258,13 +285,32 @@ class AgentPool:
             and now_ms - a.state_since_ms >= max_reserved_ms
         ]
 
+    def due_wrap_ups(self, now_ms: int) -> list[Disposed]:
+        """The timeout dispositions of agents whose wrap-up has run out (not yet applied)."""
+        return [
+            Disposed(agent.id, agent.call, TIMEOUT_DISPOSITION, DispositionKind.FINAL)
+            for agent in self.agents.values()
+            if agent.state is AgentState.WRAP_UP
+            and agent.wrap_up_until_ms <= now_ms
+            and agent.call is not None
+        ]
+
     def expire_wrap_ups(self, now_ms: int) -> list[Disposed]:
         """Files the timeout disposition for agents whose wrap-up has run out."""
-        return [
-            self.dispose(a.id, TIMEOUT_DISPOSITION, now_ms)
-            for a in list(self.agents.values())
-            if a.state is AgentState.WRAP_UP and a.wrap_up_until_ms <= now_ms
-        ]
+        due = self.due_wrap_ups(now_ms)
+        for disposed in due:
+            self.finish_wrap_up(disposed, now_ms)
+        return due
+
+
+def redial_at(disposed: Disposed, now_ms: int, retry_period_ms: int) -> int | None:
+    """When a disposed lead is dialed again: None (final), after the retry period (retry),
+    or at the requested time (callback, never in the past)."""
+    if disposed.kind is DispositionKind.RETRY:
+        return now_ms + retry_period_ms
+    if disposed.kind is DispositionKind.CALLBACK:
+        return max(disposed.callback_at_ms, now_ms)
+    return None
 
 
 def pick_campaign(wanting: Sequence[tuple[str, int]], rng: random.Random) -> str | None:

@@ -130,6 +130,11 @@ class RunKeys:
         """HASH idempotency key -> result; makes a retried dial call place no second call."""
         return f"{self.base}:idem"
 
+    def pending_dispositions(self) -> str:
+        """HASH lead -> redial time (-1 final) of a disposition filed before the campaign had
+        recorded the call's end; applied when it does."""
+        return f"{self.base}:pending_dispo"
+
     def reservations(self) -> str:
         """HASH agent reservation id -> msgpack lease (lead, token, attempt): makes dialing for
         a reserved agent idempotent when the pool's request is retried."""
@@ -141,6 +146,7 @@ class RunKeys:
 
     def all(self) -> list[str]:
         return [
+            self.pending_dispositions(),
             self.reservations(),
             self.calls(),
             self.meta(),

@@ -93,6 +93,7 @@ local lead = ARGV[1]
 if redis.call('HGET', KEYS[3], lead) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[3], lead)
 redis.call('ZREM', KEYS[4], lead)
+redis.call('HDEL', KEYS[9], lead)
 if redis.call('HINCRBY', KEYS[5], lead, -1) <= 0 then redis.call('HDEL', KEYS[5], lead) end
 if ARGV[3] == 'defer' then
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), lead)
@@ -104,9 +105,12 @@ end
 return 1
 """
 
-# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
-# ARGV: now_ms, lead, token, outcome, retry (0|1), retry_at_ms, max_attempts, min_retry_ms
-# Records the outcome of a dialed attempt. Returns 0 stale lease, 1 final, 2 scheduled retry.
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo
+# ARGV: now_ms, lead, token, outcome, mode (0 final | 1 retry | 2 hold), retry_at_ms,
+#       max_attempts, min_retry_ms
+# Records the outcome of a dialed attempt. Returns 0 stale lease, 1 final, 2 scheduled retry,
+# 3 held for an agent's disposition (in waiting with an infinite score: never due, but the
+# run is not exhausted until `dispose` settles it).
 COMPLETE_LUA = """
 local now = tonumber(ARGV[1])
 local lead = ARGV[2]
@@ -116,6 +120,25 @@ redis.call('ZREM', KEYS[4], lead)
 redis.call('HINCRBY', KEYS[7], 'dialed', 1)
 redis.call('HINCRBY', KEYS[7], ARGV[4], 1)
 redis.call('HSET', KEYS[8], lead, ARGV[4])
+if ARGV[5] ~= '2' then redis.call('HDEL', KEYS[9], lead) end
+if ARGV[5] == '2' then
+  local pending = redis.call('HGET', KEYS[9], lead)
+  if not pending then
+    redis.call('ZADD', KEYS[2], 'inf', lead)
+    return 3
+  end
+  -- The agent's disposition came first: apply it now.
+  redis.call('HDEL', KEYS[9], lead)
+  local at = tonumber(pending)
+  local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
+  if at >= 0 and made < tonumber(ARGV[7]) then
+    redis.call('ZADD', KEYS[2], at, lead)
+    return 2
+  end
+  redis.call('HSET', KEYS[6], lead, ARGV[4])
+  redis.call('HINCRBY', KEYS[7], 'completed', 1)
+  return 1
+end
 if ARGV[5] == '1' then
   local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
   if made < tonumber(ARGV[7]) then
@@ -150,6 +173,7 @@ REAP_LUA = """
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, lead in ipairs(lapsed) do
+  redis.call('HDEL', KEYS[9], lead)
   redis.call('HDEL', KEYS[3], lead)
   redis.call('ZREM', KEYS[4], lead)
   redis.call('HINCRBY', KEYS[7], 'dialed', 1)
@@ -167,18 +191,29 @@ return lapsed
 """
 
 
-# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
-# ARGV: lead, expected_final_outcome, at_ms, max_attempts
-# Reopens a final lead for another attempt at at_ms (an agent's "retry" or "callback"
-# disposition), if it is still final with the expected outcome and has attempts left.
-REOPEN_LUA = """
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo
+# ARGV: lead, at_ms (-1: final), max_attempts
+# Settles a lead held for a disposition: final, or waiting until at_ms if it has attempts left.
+# A lead still leased (its call's end not yet recorded) keeps the disposition as pending, and
+# `complete(hold)` applies it. Returns 0 if the lead is neither, 1 final, 2 waiting, 3 pending.
+DISPOSE_LUA = """
 local lead = ARGV[1]
-if redis.call('HGET', KEYS[6], lead) ~= ARGV[2] then return 0 end
+if redis.call('ZSCORE', KEYS[2], lead) ~= 'inf' then
+  if redis.call('HEXISTS', KEYS[3], lead) == 1 then
+    redis.call('HSET', KEYS[9], lead, ARGV[2])
+    return 3
+  end
+  return 0
+end
+local at = tonumber(ARGV[2])
 local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
-if made >= tonumber(ARGV[4]) then return 0 end
-redis.call('HDEL', KEYS[6], lead)
-redis.call('HINCRBY', KEYS[7], 'completed', -1)
-redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), lead)
+if at >= 0 and made < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[2], at, lead)
+  return 2
+end
+redis.call('ZREM', KEYS[2], lead)
+redis.call('HSET', KEYS[6], lead, redis.call('HGET', KEYS[8], lead) or 'connected')
+redis.call('HINCRBY', KEYS[7], 'completed', 1)
 return 1
 """
 
@@ -230,7 +265,7 @@ class LeadState:
         self._complete = client.register_script(COMPLETE_LUA)
         self._renew = client.register_script(RENEW_LUA)
         self._reap = client.register_script(REAP_LUA)
-        self._reopen = client.register_script(REOPEN_LUA)
+        self._dispose = client.register_script(DISPOSE_LUA)
 
     @property
     def _keys(self) -> list[str]:
@@ -244,6 +279,7 @@ class LeadState:
             k.final(),
             k.progress(),
             k.last_outcome(),
+            k.pending_dispositions(),
         ]
 
     # Seeding -----------------------------------------------------------------------------
@@ -307,10 +343,12 @@ class LeadState:
         max_attempts: int,
         min_retry_ms: int,
         retry_at_ms: int = 0,
+        hold: bool = False,
     ) -> int:
         """Records a dialed attempt's outcome. With retry, the lead waits until the later of
-        retry_at_ms and now + min_retry_ms, or is final when it has no attempts left.
-        Returns 0 if the lease was no longer held (nothing changed), 1 final, 2 retry."""
+        retry_at_ms and now + min_retry_ms, or is final when it has no attempts left. With
+        hold, it waits for an agent's disposition (see `dispose`).
+        Returns 0 if the lease was no longer held (nothing changed), 1 final, 2 retry, 3 held."""
         return int(
             self._complete(
                 keys=self._keys,
@@ -319,7 +357,7 @@ class LeadState:
                     lease.lead,
                     lease.token,
                     outcome,
-                    1 if retry else 0,
+                    2 if hold else 1 if retry else 0,
                     retry_at_ms,
                     max_attempts,
                     min_retry_ms,
@@ -339,11 +377,12 @@ class LeadState:
         raw = self._reap(keys=self._keys, args=[now_ms, limit, max_attempts, retry_ms])
         return [int(x) for x in raw]
 
-    def reopen(self, lead: int, expected_outcome: str, at_ms: int, max_attempts: int) -> bool:
-        """Puts a final lead back in waiting until at_ms if it has attempts left."""
-        return bool(
-            self._reopen(keys=self._keys, args=[lead, expected_outcome, at_ms, max_attempts])
-        )
+    def dispose(self, lead: int, at_ms: int | None, max_attempts: int) -> int:
+        """Settles a lead held for a disposition: final (at_ms None) or dialed again from
+        at_ms while it has attempts left. Returns 0 not held, 1 final, 2 waiting, 3 pending
+        (the call's end is not recorded yet; it will be applied then)."""
+        at = -1 if at_ms is None else at_ms
+        return int(self._dispose(keys=self._keys, args=[lead, at, max_attempts]))
 
     # Reading -----------------------------------------------------------------------------
     def progress(self) -> Progress:
@@ -381,11 +420,6 @@ class LeadState:
         """True when no lead can ever be dialed again in this instance."""
         p = self.progress()
         return p.ready == 0 and p.waiting == 0 and p.in_progress == 0
-
-    def next_due_ms(self) -> int | None:
-        """When the earliest waiting lead becomes due, if any."""
-        head = self.r.zrange(self.k.waiting(), 0, 0, withscores=True)
-        return int(head[0][1]) if head else None
 
     def snapshot(self) -> dict[str, dict[int, str | float]]:
         """Every lead's place (for tests and audits; reads whole structures)."""

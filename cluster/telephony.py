@@ -67,6 +67,8 @@ class OriginateRequest:
     max_ring_s: float
     amd: bool
     agent_id: str | None = None
+    reservation: str = ""
+    """The agent pool's reservation this call is placed under (progressive)."""
     tenant: str = "default"
 
 
@@ -137,10 +139,13 @@ class CarrierProfile:
 
 
 def _valid_number(phone: str) -> bool:
+    """A valid number written exactly in E.164 (no spaces, no extension)."""
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(phone))
+        parsed = phonenumbers.parse(phone)
     except phonenumbers.NumberParseException:
         return False
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.is_valid_number(parsed) and e164 == phone
 
 
 @dataclass

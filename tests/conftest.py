@@ -15,6 +15,9 @@ from cluster.clock import FakeClock
 from cluster.redis_server import EmbeddedRedis
 from cluster.state import DialerState, connect
 
+# The engine tests' shared invariant checks report like test asserts do.
+pytest.register_assert_rewrite("tests.engine_helpers")
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -103,12 +103,36 @@ class Cluster:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(0.05)
 
-    def wait_status(self, campaign_id: str, status: CampaignStatus, timeout_s: float = 90) -> None:
-        self.wait_for(
-            lambda: self.state.campaigns.get(campaign_id).status is status,
-            timeout_s,
-            f"campaign {campaign_id} to be {status}",
-        )
+    def wait_status(self, campaign_id: str, status: CampaignStatus, timeout_s: float = 60) -> None:
+        try:
+            self.wait_for(
+                lambda: self.state.campaigns.get(campaign_id).status is status,
+                timeout_s,
+                f"campaign {campaign_id} to be {status}",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.describe(campaign_id)}") from None
+
+    def describe(self, campaign_id: str) -> str:
+        """What a stuck run looks like, for failure messages."""
+        campaign = self.state.campaigns.get(campaign_id)
+        lines = [f"status {campaign.status}, instance {campaign.run_instance}"]
+        run = self.state.campaigns.run_instance(campaign)
+        if run is not None:
+            snap = run.leads.snapshot()
+            lines.append(f"progress {run.leads.progress()}")
+            lines.append(f"ready {snap['ready']} waiting {snap['waiting']} leases {snap['leases']}")
+            stuck = {lead for lead, at in snap["waiting"].items() if at == float("inf")}
+            for rec in call_records(self.state, campaign):
+                if rec.lead in stuck:
+                    lines.append(f"held lead's call {rec}")
+        if campaign.queue_id:
+            from actors.runtime import find_actor, pool_actor_name
+
+            pool = find_actor(pool_actor_name(self.cfg, campaign.queue_id))
+            if pool is not None:
+                lines.append(f"agents {ray.get(pool.agents.remote())}")
+        return "\n".join(lines)
 
     def stop(self) -> None:
         stop_controller(self.cfg)
@@ -163,6 +187,15 @@ def max_concurrency(intervals: list[tuple[int, int]]) -> int:
         live += delta
         peak = max(peak, live)
     return peak
+
+
+def overlaps(records: list[CallRecord]) -> list[tuple[CallRecord, CallRecord]]:
+    """Pairs of calls that were live at the same time (for failure messages)."""
+    out = []
+    for a, b in itertools.combinations(records, 2):
+        if a.start_ms < (b.end_ms or 2**62) and b.start_ms < (a.end_ms or 2**62):
+            out.append((a, b))
+    return out
 
 
 def check_run_invariants(
@@ -230,7 +263,7 @@ def check_run_invariants(
         assert max_concurrency(spans) <= channels, f"trunk {trunk_id} over capacity"
     if max_in_flight is not None:
         spans = [(r.start_ms, r.end_ms or horizon) for r in records]
-        assert max_concurrency(spans) <= max_in_flight, "pacing exceeded"
+        assert max_concurrency(spans) <= max_in_flight, f"pacing exceeded: {overlaps(records)}"
     # Progress counters equal the per-lead records.
     final_counts: dict[str, int] = defaultdict(int)
     for outcome in snap["final"].values():

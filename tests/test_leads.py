@@ -83,6 +83,8 @@ class LeadMachine(RuleBasedStateMachine):
         self.holding: dict[int, LeasedContact] = {}
         self.not_before: dict[int, int] = {}  # lead -> earliest ms it may be dialed again
         self.dialed: dict[int, int] = {}  # lead -> attempts the model saw leased
+        self.awaiting: set[int] = set()  # leads held for an agent's disposition
+        self.pending: dict[int, bool] = {}  # lead -> retry, disposed while still leased
 
     def teardown(self) -> None:
         keys = list(self.state.r.scan_iter(match=f"{self.state.keys.prefix}:*"))
@@ -121,8 +123,52 @@ class LeadMachine(RuleBasedStateMachine):
             return
         assert result in (1, 2)
         del self.holding[lc.lease.lead]
+        self.pending.pop(lc.lease.lead, None)
         if result == 2:
             self.not_before[lc.lease.lead] = now + RETRY_MS
+
+    @rule(lc=held, retry=st.booleans())
+    def disposition_before_the_call_end_is_recorded(self, lc: LeasedContact, retry: bool) -> None:
+        current = self.holding.get(lc.lease.lead)
+        if current is None or current.lease.token != lc.lease.token:
+            return
+        at = self.clock.now_ms() + RETRY_MS if retry else None
+        assert self.run.leads.dispose(lc.lease.lead, at, self.max_attempts) == 3
+        self.pending[lc.lease.lead] = retry
+
+    @rule(lc=consumes(held))
+    def hold_for_disposition(self, lc: LeasedContact) -> None:
+        now = self.clock.now_ms()
+        result = self.run.leads.complete(
+            now, lc.lease, "connected", retry=False, hold=True,
+            max_attempts=self.max_attempts, min_retry_ms=RETRY_MS,
+        )  # fmt: skip
+        current = self.holding.get(lc.lease.lead)
+        if current is None or current.lease.token != lc.lease.token:
+            assert result == 0
+            return
+        del self.holding[lc.lease.lead]
+        if lc.lease.lead in self.pending:
+            retry = self.pending.pop(lc.lease.lead)
+            assert result == (2 if retry and lc.lease.attempt < self.max_attempts else 1)
+            return
+        assert result == 3
+        self.awaiting.add(lc.lease.lead)
+        assert not self.run.leads.exhausted(), "a run waiting for a disposition is not done"
+
+    @precondition(lambda self: bool(getattr(self, "awaiting", None)))
+    @rule(data=st.data(), retry=st.booleans())
+    def dispose(self, data: st.DataObject, retry: bool) -> None:
+        lead = data.draw(st.sampled_from(sorted(self.awaiting)))
+        now = self.clock.now_ms()
+        at = now + RETRY_MS if retry else None
+        result = self.run.leads.dispose(lead, at, self.max_attempts)
+        self.awaiting.discard(lead)
+        attempts = self.run.leads.snapshot()["attempts"].get(lead, 0)
+        assert result == (2 if retry and attempts < self.max_attempts else 1)
+        if result == 2:
+            self.not_before[lead] = now + RETRY_MS
+        assert self.run.leads.dispose(lead, at, self.max_attempts) == 0  # settled once
 
     @rule(lc=consumes(held), minutes=st.integers(1, 30))
     def defer(self, lc: LeasedContact, minutes: int) -> None:
@@ -148,6 +194,7 @@ class LeadMachine(RuleBasedStateMachine):
         reaped = self.run.leads.reap(now, self.max_attempts, RETRY_MS)
         for lead in reaped:
             self.holding.pop(lead)
+            self.pending.pop(lead, None)
             self.not_before[lead] = now + RETRY_MS
 
     @precondition(lambda self: bool(getattr(self, "holding", None)))
