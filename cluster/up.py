@@ -1,7 +1,9 @@
 """`dialer-up`: brings the cluster up on this machine and keeps it up until interrupted.
 
 With no REDIS_URL it starts an embedded Redis (data under DIALER_DATA_DIR); with no RAY_ADDRESS
-it starts a local Ray. Later components (controller, gateway) start from here too.
+it starts a local Ray. Then it starts the controller, which brings up a trunk actor for every
+registered trunk and a dialer for every running campaign (and keeps doing so). The gRPC
+gateway will start here too.
 """
 
 from __future__ import annotations
@@ -40,8 +42,18 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_ray:
             import ray
 
+            from actors.controller import start_controller
+            from actors.runtime import RuntimeConfig
+
             ray.init(address=settings.ray_address, include_dashboard=False, log_to_driver=False)
             console.print(f"[green]ray[/] {ray.__version__}: {ray.cluster_resources()}")
+            runtime = RuntimeConfig(
+                redis_url=redis_url,
+                prefix=settings.key_prefix,
+                default_region=settings.default_region,
+            )
+            registry = ray.get(start_controller(runtime).reconcile.remote())
+            console.print(f"[green]controller[/] up, {len(registry['actors'])} actors")
         console.print(f"key prefix [bold]{settings.key_prefix}[/], data in {settings.data_dir}")
         if args.check:
             return 0

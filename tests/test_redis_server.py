@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import redis
@@ -29,3 +32,20 @@ def test_up_check_starts_redis_from_the_data_dir(tmp_path: Path, monkeypatch) ->
     monkeypatch.setenv("DIALER_DATA_DIR", str(tmp_path))
     assert up_main(["--check", "--no-ray"]) == 0
     assert (tmp_path / "redis" / "redis.log").exists()
+
+
+def test_make_up_brings_redis_ray_and_the_controller_up(tmp_path: Path) -> None:
+    """The README's `make up`, as `dialer-up --check`: starts everything, reports, stops."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RAY_ADDRESS")}
+    env["DIALER_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "cluster.up", "--check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "controller" in done.stdout and "redis" in done.stdout
+    assert (tmp_path / "redis" / "appendonly.aof").exists()
