@@ -23,6 +23,7 @@ from cluster.codec import text
 from cluster.errors import InvalidArgument, NotFound
 from cluster.ids import new_id
 from cluster.keys import ContactListKeys, TenantKeys
+from cluster.listinfo import ListInfo
 from cluster.models import Contact, field_violations
 from cluster.phone import InvalidPhoneNumber, normalize_e164
 
@@ -36,15 +37,6 @@ redis.call('HSET', KEYS[1], 'seg:' .. ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'count', ARGV[4])
 return 1
 """
-
-
-@dataclass(frozen=True)
-class ContactListInfo:
-    id: str
-    name: str
-    description: str
-    count: int
-    created_at: float
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ class ContactListStore:
         self._commit = client.register_script(COMMIT_SEGMENT_LUA)
 
     # Lists -------------------------------------------------------------------------------
-    def create(self, name: str, description: str = "") -> ContactListInfo:
+    def create(self, name: str, description: str = "") -> ListInfo:
         name = name.strip()
         if not name:
             raise InvalidArgument([("name", "must not be blank")])
@@ -107,24 +99,18 @@ class ContactListStore:
         )
         pipe.hset(self.keys.contact_list_index(), list_id, name)
         pipe.execute()
-        return ContactListInfo(list_id, name, description, 0, now)
+        return ListInfo(list_id, name, description, 0, now)
 
     def exists(self, list_id: str) -> bool:
         return bool(self.r.exists(self.keys.contact_list(list_id).meta()))
 
-    def get(self, list_id: str) -> ContactListInfo:
+    def get(self, list_id: str) -> ListInfo:
         meta = self.r.hgetall(self.keys.contact_list(list_id).meta())
         if not meta:
             raise NotFound("contact list", list_id)
-        return ContactListInfo(
-            id=list_id,
-            name=text(meta[b"name"]),
-            description=text(meta.get(b"description", b"")),
-            count=int(meta.get(b"count", 0)),
-            created_at=float(meta.get(b"at", 0)),
-        )
+        return ListInfo.from_meta(list_id, meta)
 
-    def all(self) -> list[ContactListInfo]:
+    def all(self) -> list[ListInfo]:
         ids = sorted(text(i) for i in self.r.hkeys(self.keys.contact_list_index()))
         return [self.get(i) for i in ids if self.exists(i)]
 

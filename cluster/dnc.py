@@ -24,6 +24,7 @@ from cluster.codec import text
 from cluster.errors import InvalidArgument, NotFound
 from cluster.ids import new_id
 from cluster.keys import DncListKeys, TenantKeys
+from cluster.listinfo import ListInfo
 from cluster.phone import InvalidPhoneNumber, normalize_e164
 
 LINE_DIGITS = 4
@@ -72,15 +73,6 @@ def split_number(e164: str) -> tuple[str, int]:
     return digits[:-LINE_DIGITS], int(digits[-LINE_DIGITS:])
 
 
-@dataclass(frozen=True)
-class DncListInfo:
-    id: str
-    name: str
-    description: str
-    count: int
-    created_at: float
-
-
 @dataclass
 class DncAddResult:
     added: int = 0
@@ -99,7 +91,7 @@ class DncStore:
         self._check = client.register_script(CHECK_LUA)
 
     # Lists -------------------------------------------------------------------------------
-    def create(self, name: str, description: str = "") -> DncListInfo:
+    def create(self, name: str, description: str = "") -> ListInfo:
         name = name.strip()
         if not name:
             raise InvalidArgument([("name", "must not be blank")])
@@ -112,24 +104,18 @@ class DncStore:
         )
         pipe.hset(self.keys.dnc_list_index(), list_id, name)
         pipe.execute()
-        return DncListInfo(list_id, name, description, 0, now)
+        return ListInfo(list_id, name, description, 0, now)
 
-    def get(self, list_id: str) -> DncListInfo:
+    def get(self, list_id: str) -> ListInfo:
         meta = self.r.hgetall(self.keys.dnc_list(list_id).meta())
         if not meta:
             raise NotFound("dnc list", list_id)
-        return DncListInfo(
-            id=list_id,
-            name=text(meta[b"name"]),
-            description=text(meta.get(b"description", b"")),
-            count=int(meta.get(b"count", 0)),
-            created_at=float(meta.get(b"at", 0)),
-        )
+        return ListInfo.from_meta(list_id, meta)
 
     def exists(self, list_id: str) -> bool:
         return bool(self.r.exists(self.keys.dnc_list(list_id).meta()))
 
-    def all(self) -> list[DncListInfo]:
+    def all(self) -> list[ListInfo]:
         ids = sorted(text(i) for i in self.r.hkeys(self.keys.dnc_list_index()))
         return [self.get(i) for i in ids if self.exists(i)]
 
