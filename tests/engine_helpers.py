@@ -207,6 +207,7 @@ def check_run_invariants(
     trunk_channels: dict[str, int],
     max_in_flight: int | None,
     calls_lost_at_ms: int | None = None,
+    trunk_cps: dict[str, float] | None = None,
 ) -> list[CallRecord]:
     """Checks the compliance and accounting invariants of a finished run from Redis records.
 
@@ -261,6 +262,14 @@ def check_run_invariants(
     for trunk_id, channels in trunk_channels.items():
         spans = [(r.start_ms, r.end_ms or horizon) for r in records if r.trunk == trunk_id]
         assert max_concurrency(spans) <= channels, f"trunk {trunk_id} over capacity"
+    # Never above a trunk's calls per second: a token bucket with burst max(1, cps) allows at
+    # most burst + cps * T call starts in any span of T seconds.
+    for trunk_id, cps in (trunk_cps or {}).items():
+        starts = sorted(r.start_ms for r in records if r.trunk == trunk_id)
+        burst = max(1.0, cps)
+        for i, j in itertools.combinations(range(len(starts)), 2):
+            span_s = (starts[j] - starts[i]) / 1000
+            assert j - i + 1 <= burst + cps * span_s + 1e-6, f"trunk {trunk_id} over its CPS"
     if max_in_flight is not None:
         spans = [(r.start_ms, r.end_ms or horizon) for r in records]
         assert max_concurrency(spans) <= max_in_flight, f"pacing exceeded: {overlaps(records)}"

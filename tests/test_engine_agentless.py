@@ -3,6 +3,7 @@ and every compliance invariant holds in the records it leaves in Redis."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -55,6 +56,7 @@ def test_agentless_campaign_runs_to_completion_within_every_limit(cluster: Clust
         phone_of=dict(enumerate(numbers)),
         dnc_since_ms={numbers[0]: 0, numbers[5]: 0, late: late_at},
         trunk_channels={"t1": 3, "t2": 2},
+        trunk_cps={"t1": 4, "t2": 4},
         max_in_flight=done.pacing,
     )
     progress = state.campaigns.progress(campaign.id)
@@ -70,3 +72,26 @@ def test_agentless_campaign_runs_to_completion_within_every_limit(cluster: Clust
         handle = find_actor(trunk_actor_name(cluster.cfg, str(trunk["id"])))
         assert handle is not None
         assert ray.get(handle.status.remote())["max_live"] <= int(trunk["channels"])
+
+
+def test_a_slow_trunk_holds_its_calls_per_second(redis_url: str) -> None:
+    """One call every 20 virtual seconds, however many channels and however high the pacing."""
+    cluster = start(runtime(redis_url), [{"id": "slow", "channels": 20, "cps": 0.05}])
+    try:
+        state = cluster.state
+        numbers = phones(12)
+        campaign = state.campaigns.create(
+            campaign_spec([make_list(state, numbers)], pacing=20, max_attempts=1)
+        )
+        cluster.run(campaign.id)
+        cluster.wait_status(campaign.id, CampaignStatus.COMPLETED)
+        done = state.campaigns.get(campaign.id)
+        records = check_run_invariants(
+            state, done, phone_of=dict(enumerate(numbers)), dnc_since_ms={},
+            trunk_channels={"slow": 20}, trunk_cps={"slow": 0.05}, max_in_flight=20,
+        )  # fmt: skip
+        starts = sorted(r.start_ms for r in records)
+        assert len(starts) == len(numbers)
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 20_000 - 50
+    finally:
+        cluster.stop()
