@@ -23,6 +23,7 @@ from tests.engine_helpers import (
 )
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
+GRACE_MS = 300_000  # virtual: half a real second at the tests' 600x
 
 
 @pytest.fixture
@@ -48,9 +49,10 @@ def test_pause_holds_new_dials_resume_continues_stop_ends(cluster: Cluster) -> N
     assert run is not None
     # Calls in progress finish; no new call starts while paused.
     cluster.wait_for(lambda: run.leads.leased_count() == 0, what="calls in progress to end")
-    time.sleep(0.5)
-    # A tick already past its status check may still place the calls it had leased.
-    late = [r for r in call_records(state, campaign) if r.start_ms > paused_at + 60_000]
+    time.sleep(1.0)  # ten virtual minutes: a dialer that ignored the pause would have dialed
+    # A tick already past its status check may still place the calls it had leased (allow
+    # half a real second of scheduling delay).
+    late = [r for r in call_records(state, campaign) if r.start_ms > paused_at + GRACE_MS]
     assert late == [], "a call started while paused"
     assert state.campaigns.get(campaign.id).status is CampaignStatus.PAUSED
     before_resume = len(call_records(state, campaign))
@@ -61,10 +63,10 @@ def test_pause_holds_new_dials_resume_continues_stop_ends(cluster: Cluster) -> N
     assert state.campaigns.get(campaign.id).status is CampaignStatus.STOPPED
     # The dialer stays until its last calls end and records them; then nothing dials.
     cluster.wait_for(lambda: run.leads.leased_count() == 0, what="stopped run to drain")
-    time.sleep(0.3)
+    time.sleep(1.0)
     records = call_records(state, campaign)
     assert all(r.end_ms is not None for r in records), "a call of the stopped run was not recorded"
-    assert not [r for r in records if r.start_ms > stopped_at + 60_000]
+    assert not [r for r in records if r.start_ms > stopped_at + GRACE_MS]
     progress = run.leads.progress()
     assert progress.remaining > 0 and progress.in_progress == 0
 
@@ -73,10 +75,12 @@ def test_controller_restart_rebuilds_its_registry(cluster: Cluster) -> None:
     state = cluster.state
     campaign = state.campaigns.create(campaign_spec([make_list(state, phones(20))]))
     cluster.run(campaign.id)
+    act(cluster, campaign.id, Action.PAUSE)  # a paused run keeps its dialer; it cannot finish
     before = ray.get(cluster.controller.reconcile.remote())["actors"]
     ray.kill(find_actor(controller_name(cluster.cfg)), no_restart=False)
     after = ray.get(cluster.controller.reconcile.remote())["actors"]
     assert after == before and any(":campaign:" in n for n in after)
+    act(cluster, campaign.id, Action.RESUME)  # the rebuilt registry drives the run to its end
     cluster.wait_status(campaign.id, CampaignStatus.COMPLETED)
 
 
