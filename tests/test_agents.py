@@ -536,7 +536,7 @@ class AgentPoolMachine(RuleBasedStateMachine):
         if agent_id not in self.model:
             with pytest.raises(NotFound):
                 self.pool.logout(agent_id, self.now)
-        elif self.model[agent_id] in (AgentState.RESERVED, AgentState.ON_CALL):
+        elif self.model[agent_id] in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP):
             with pytest.raises(FailedPrecondition):
                 self.pool.logout(agent_id, self.now)
         else:

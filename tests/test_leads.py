@@ -177,6 +177,7 @@ class LeadMachine(RuleBasedStateMachine):
         assert ok == (current is not None and current.lease.token == lc.lease.token)
         if ok:
             del self.holding[lc.lease.lead]
+            self.pending.pop(lc.lease.lead, None)  # giving the lease back drops it too
 
     @rule(i=st.integers(0, 11))
     def add_to_dnc_mid_run(self, i: int) -> None:
