@@ -84,6 +84,7 @@ class Trunk:
         }
         self._handles: dict[str, Any] = {}
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._runs: dict[tuple[str, int], LeadState] = {}
 
     def reload(self) -> dict[str, Any]:
         self.config = self.state.trunks.get(self.trunk_id)
@@ -122,7 +123,7 @@ class Trunk:
             self.counters["cps"] += 1
             return {"result": "cps"}
         lease = Lease(request.lead, request.token, request.attempt)
-        leads = LeadState(self.state.r, run, DialingOrder.LIST_ORDER)
+        leads = self._lead_state(request.campaign_id, request.instance)
         if not leads.renew([lease], now + int(self.cfg.lease_ttl_s * 1000)):
             self.bucket.tokens += 1
             self.counters["lease_lost"] += 1
@@ -242,9 +243,19 @@ class Trunk:
         until = self.clock.now_ms() + int(self.cfg.lease_ttl_s * 1000)
         renewed = 0
         for (campaign_id, instance), leases in by_run.items():
-            keys = self.state.keys.campaign(campaign_id).run(instance)
-            renewed += LeadState(self.state.r, keys, DialingOrder.LIST_ORDER).renew(leases, until)
+            renewed += self._lead_state(campaign_id, instance).renew(leases, until)
         return renewed
+
+    def _lead_state(self, campaign_id: str, instance: int) -> LeadState:
+        """One LeadState per run, kept: building one registers seven scripts, and originate
+        and the renewal loop both need it for every call."""
+        leads = self._runs.get((campaign_id, instance))
+        if leads is None:
+            keys = self.state.keys.campaign(campaign_id).run(instance)
+            # The order only ranks leads on lease; the trunk only renews, so any will do.
+            leads = LeadState(self.state.r, keys, DialingOrder.LIST_ORDER)
+            self._runs[(campaign_id, instance)] = leads
+        return leads
 
 
 @ray.remote

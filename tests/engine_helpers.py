@@ -137,6 +137,12 @@ class Cluster:
     def stop(self) -> None:
         stop_controller(self.cfg)
 
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 def start(cfg: RuntimeConfig, trunks: list[dict[str, Any]]) -> Cluster:
     state = cfg.state()

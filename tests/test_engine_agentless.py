@@ -29,9 +29,8 @@ TRUNKS = [{"id": "t1", "channels": 3, "cps": 4}, {"id": "t2", "channels": 2, "cp
 
 @pytest.fixture
 def cluster(redis_url: str) -> Iterator[Cluster]:
-    c = start(runtime(redis_url), TRUNKS)
-    yield c
-    c.stop()
+    with start(runtime(redis_url), TRUNKS) as c:
+        yield c
 
 
 def test_agentless_campaign_runs_to_completion_within_every_limit(cluster: Cluster) -> None:
@@ -76,8 +75,7 @@ def test_agentless_campaign_runs_to_completion_within_every_limit(cluster: Clust
 
 def test_a_slow_trunk_holds_its_calls_per_second(redis_url: str) -> None:
     """One call every 20 virtual seconds, however many channels and however high the pacing."""
-    cluster = start(runtime(redis_url), [{"id": "slow", "channels": 20, "cps": 0.05}])
-    try:
+    with start(runtime(redis_url), [{"id": "slow", "channels": 20, "cps": 0.05}]) as cluster:
         state = cluster.state
         numbers = phones(12)
         campaign = state.campaigns.create(
@@ -93,5 +91,3 @@ def test_a_slow_trunk_holds_its_calls_per_second(redis_url: str) -> None:
         starts = sorted(r.start_ms for r in records)
         assert len(starts) == len(numbers)
         assert min(b - a for a, b in itertools.pairwise(starts)) >= 20_000 - 50
-    finally:
-        cluster.stop()

@@ -39,12 +39,11 @@ pytestmark = pytest.mark.usefixtures("ray_cluster")
 
 @pytest.fixture
 def cluster(redis_url: str) -> Iterator[Cluster]:
-    c = start(
+    with start(
         runtime(redis_url, lease_ttl_s=900.0),
         [{"id": "t1", "channels": 3, "cps": 10}, {"id": "t2", "channels": 3, "cps": 10}],
-    )
-    yield c
-    c.stop()
+    ) as c:
+        yield c
 
 
 def wait_calls(cluster: Cluster, campaign_id: str, at_least: int) -> None:

@@ -28,9 +28,8 @@ GRACE_MS = 300_000  # virtual: half a real second at the tests' 600x
 
 @pytest.fixture
 def cluster(redis_url: str) -> Iterator[Cluster]:
-    c = start(runtime(redis_url), [{"id": "t1", "channels": 4, "cps": 10}])
-    yield c
-    c.stop()
+    with start(runtime(redis_url), [{"id": "t1", "channels": 4, "cps": 10}]) as c:
+        yield c
 
 
 def act(cluster: Cluster, campaign_id: str, action: Action) -> None:

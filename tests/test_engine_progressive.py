@@ -28,9 +28,8 @@ AGENTS = ["ann", "bob", "cy"]
 
 @pytest.fixture
 def cluster(redis_url: str) -> Iterator[Cluster]:
-    c = start(runtime(redis_url), [{"id": "t1", "channels": 10, "cps": 20}])
-    yield c
-    c.stop()
+    with start(runtime(redis_url), [{"id": "t1", "channels": 10, "cps": 20}]) as c:
+        yield c
 
 
 class AgentDesks(threading.Thread):
