@@ -4,7 +4,10 @@ Pure functions of (timings, contact, instant). Windows are wall-clock times in a
 weekday; they are turned into UTC intervals day by day with zoneinfo, so DST changes move
 them correctly. With `use_contact_timezone`, the windows apply in the contact's own zone: the
 contact's timezone field when given, else the zones phonenumbers maps its number to; a number
-that maps to several zones may be called only when the window is open in all of them.
+that maps to several zones may be called only when the window is open in all of them. A
+non-geographic number (toll-free, premium rate, shared cost, VoIP, personal, UAN) says nothing
+about where its owner is: phonenumbers maps +1 800 to every zone of the NANP, from Guam to
+Newfoundland, whose windows never all open at once. Those use the campaign's zone instead.
 """
 
 from __future__ import annotations
@@ -20,12 +23,25 @@ from cluster.models import Contact, ContactableTimings, Weekday
 
 HORIZON_DAYS = 8
 
+_NON_GEOGRAPHIC = frozenset(
+    {
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.VOIP,
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+        phonenumbers.PhoneNumberType.UAN,
+    }
+)
+
 
 @lru_cache(maxsize=4096)
 def _zones_for_number(phone: str) -> tuple[str, ...]:
     try:
         parsed = phonenumbers.parse(phone)
     except phonenumbers.NumberParseException:
+        return ()
+    if phonenumbers.number_type(parsed) in _NON_GEOGRAPHIC:
         return ()
     zones = number_timezones.time_zones_for_number(parsed)
     return tuple(z for z in zones if z != "Etc/Unknown")

@@ -185,6 +185,18 @@ def test_zones_fall_back_to_the_campaign_zone() -> None:
     assert is_contactable(t, unmappable, utc(2026, 1, 5, 14, 0))
 
 
+@pytest.mark.parametrize(
+    "phone",
+    ["+18002752273", "+18885550100", "+448001234567"],  # US and UK toll-free
+)
+def test_a_non_geographic_number_uses_the_campaign_zone(phone: str) -> None:
+    # phonenumbers maps +1 800 to every NANP zone (Guam to Newfoundland), whose windows never
+    # all open at once: the number would never be callable.
+    t = timings(MON_9_TO_18, use_contact_timezone=True)
+    assert contact_zones(t, contact(phone=phone)) == (NEW_YORK,)
+    assert is_contactable(t, contact(phone=phone), utc(2026, 1, 5, 15, 0))
+
+
 def test_next_contactable_is_never_before_when_and_always_contactable() -> None:
     t = timings(
         {
