@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import msgpack
 import ray
 
-from actors.runtime import RuntimeConfig, call_reliably, find_actor
+from actors.runtime import RuntimeConfig, find_actor
 from cluster.codec import text
 from cluster.dialing import is_live_answer
 from cluster.leads import LeadState, Lease
@@ -29,6 +30,10 @@ from cluster.telephony import (
 from cluster.trunks import TokenBucket
 
 log = logging.getLogger(__name__)
+
+EVENT_DELIVERY_TIMEOUT_S = 300.0
+"""Real seconds a call event waits for its dialer to come back before it is dropped (the
+lead's lease then expires and the reaper settles it)."""
 
 TERMINAL = frozenset(
     {CallEventKind.BUSY, CallEventKind.NO_ANSWER, CallEventKind.FAILED, CallEventKind.HUNG_UP}
@@ -203,16 +208,30 @@ class Trunk:
             live.answered,
             live.answer,
         )
-        handle = self._handle(live.reply_to)
-        if handle is not None:
-            task = asyncio.get_running_loop().create_task(self._deliver(handle, report))
-            self._deliveries.add(task)
-            task.add_done_callback(self._deliveries.discard)
+        task = asyncio.get_running_loop().create_task(self._deliver(live.reply_to, report))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, handle: Any, report: CallReport) -> None:
-        """Hands a call event to its dialer, waiting out a dialer restart."""
+    async def _deliver(self, dialer: str, report: CallReport) -> None:
+        """Hands a call event to its dialer by name, waiting out a dialer restart. The dialer
+        may also have been stopped and created anew under its name (a campaign stopped and run
+        again, a scheduled campaign's next occurrence): a dead handle is looked up again."""
+        deadline = time.monotonic() + EVENT_DELIVERY_TIMEOUT_S
+        delay_s = 0.05
         try:
-            await call_reliably(handle.on_call_event, report, timeout_s=300)
+            while True:
+                handle = self._handle(dialer)
+                if handle is not None:
+                    try:
+                        await handle.on_call_event.remote(report)
+                        return
+                    except ray.exceptions.RayActorError:
+                        self._handles.pop(dialer, None)
+                if time.monotonic() > deadline:
+                    log.error("call event %s %s: no dialer %s", report.call_id, report.kind, dialer)
+                    return
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 1.0)
         except Exception:
             log.exception("call event %s %s was not delivered", report.call_id, report.kind)
 
