@@ -39,8 +39,8 @@ from cluster.leads import Lease
 from cluster.lifecycle import IllegalTransition, Trigger
 from cluster.models import Campaign, CampaignStatus, DialingMode
 from cluster.runs import LeasedContact, RunInstance
+from cluster.scheduler import may_dial, may_dial_any, next_dial_time
 from cluster.telephony import CallEventKind, OriginateRequest
-from cluster.windows import is_contactable, next_contactable
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class CampaignDialer:
             return
         now = self.clock.now_ms()
         self.run.leads.reap(now, campaign.max_attempts, self.retry_ms)
+        if self._occurrence_over(campaign):
+            self._end_occurrence(campaign)
+            return
         if campaign.status is not CampaignStatus.ACTIVE:
             return
         if self.run.leads.exhausted():
@@ -129,9 +132,17 @@ class CampaignDialer:
     def _complete_run(self, campaign: Campaign) -> None:
         # IllegalTransition: another replica completed it, or the user paused it meanwhile.
         with contextlib.suppress(IllegalTransition):
-            self.state.campaigns.trigger(
-                campaign.id, Trigger.RUN_EXHAUSTED, has_next_occurrence=False
-            )
+            self.state.campaigns.trigger(campaign.id, Trigger.RUN_EXHAUSTED)
+
+    def _occurrence_over(self, campaign: Campaign) -> bool:
+        running = campaign.occurrence if campaign.is_scheduled else None
+        return running is not None and running.end is not None and self.clock.now() >= running.end
+
+    def _end_occurrence(self, campaign: Campaign) -> None:
+        """The scheduler ends it too; the dialer sees it first, to the tick, so no lead is
+        leased past the end. Calls already ringing finish."""
+        with contextlib.suppress(IllegalTransition):
+            self.state.campaigns.trigger(campaign.id, Trigger.SCHEDULE_END)
 
     async def _trunks(self) -> list[TrunkSlot]:
         configs = [t for t in self.state.trunks.all() if not t.draining and t.channels > 0]
@@ -149,9 +160,7 @@ class CampaignDialer:
 
     async def _dial_agentless(self, campaign: Campaign, now: int) -> None:
         assert self.run is not None
-        if not campaign.contactable_timings.use_contact_timezone and not is_contactable(
-            campaign.contactable_timings, None, self.clock.now()
-        ):
+        if not may_dial_any(campaign, self.clock.now()):
             return  # the whole campaign is outside its window: lease nothing
         slots = agentless_slots(campaign.pacing, self.run.leads.leased_count())
         if slots <= 0:
@@ -184,9 +193,9 @@ class CampaignDialer:
         the trunk's idempotency answer decides."""
         assert self.run is not None
         now_dt = self.clock.now()
-        timings = campaign.contactable_timings
-        if not resend and not is_contactable(timings, lc.contact, now_dt):
-            opens = next_contactable(timings, lc.contact, now_dt)
+        if not resend and not may_dial(campaign, lc.contact, now_dt):
+            opens = next_dial_time(campaign, lc.contact, now_dt)
+            # None: not within this occurrence; the lead waits for the instance to end.
             until = int(opens.timestamp() * 1000) if opens else self.clock.now_ms() + 3_600_000
             self.run.leads.defer(lc.lease, until)
             self.counters["deferred_window"] += 1

@@ -4,6 +4,12 @@ It reconciles toward what Redis says: a dialer for every Active or Paused campai
 every queue in use, a trunk actor for every registered trunk; actors of deleted trunks and of
 campaigns that are no longer running are stopped. After a restart it rebuilds the registry the
 same way, finding live actors by name.
+
+It is also the scheduler: each pass asks `cluster.scheduler.due_step` what every scheduled
+campaign needs (a DNC re-scrub 15 minutes before an occurrence, its start, its end, or
+completion when the series is over) and applies it through the campaign store. Steps are
+compare-and-set transitions, so a pass repeated after a restart, or racing a dialer that ended
+its own occurrence, does nothing twice.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import ray
@@ -28,7 +35,11 @@ from actors.runtime import (
     trunk_actor_name,
 )
 from actors.trunk import TrunkActor
+from cluster.errors import FailedPrecondition, NotFound
+from cluster.lifecycle import IllegalTransition, Trigger
 from cluster.models import Campaign, CampaignStatus, DialingMode
+from cluster.schedule import RESCRUB_LEAD
+from cluster.scheduler import ScheduleStep, StepKind, due_step, starts_soon
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +105,19 @@ class Registry:
             queue_id = raw.decode() if isinstance(raw, bytes) else raw
             self.ensure_pool(queue_id)
             wanted.add(pool_actor_name(self.cfg, queue_id))
+        now = self.state.clock.now()
         for campaign in self.state.campaigns.all():
             if campaign.dialing_mode is DialingMode.PROGRESSIVE and campaign.queue_id:
                 self.ensure_pool(campaign.queue_id)
                 wanted.add(pool_actor_name(self.cfg, campaign.queue_id))
-            if campaign.status in RUNNING or self._calls_in_flight(campaign):
+            if (
+                campaign.status in RUNNING
+                or self._calls_in_flight(campaign)
+                or starts_soon(campaign, now, RESCRUB_LEAD)
+            ):
                 # A stopped or completed run keeps its dialer until its last calls have ended,
-                # so their outcomes are recorded.
+                # so their outcomes are recorded. A scheduled one gets its dialer when it is
+                # re-scrubbed, so dialing begins on time.
                 self.ensure_campaign(campaign.id)
                 wanted.add(campaign_actor_name(self.cfg, campaign.id))
         for name in [n for n in self.actors if n not in wanted and ":campaign:" in n]:
@@ -109,6 +126,41 @@ class Registry:
         for name in [n for n in self.actors if n not in wanted and ":trunk:" in n]:
             self.stop(name)
         return {"actors": sorted(self.actors)}
+
+    def run_schedules(self) -> list[tuple[str, StepKind]]:
+        """Applies every scheduling step that is due; returns what it applied."""
+        campaigns = self.state.campaigns
+        now = self.state.clock.now()
+        applied = []
+        for campaign in campaigns.all():
+            if campaign.schedule is None:
+                continue
+            step = due_step(campaign, now, campaigns.rescrubbed_for(campaign.id))
+            if step is None:
+                continue
+            try:
+                self._apply(campaign, step)
+            except (IllegalTransition, FailedPrecondition, NotFound):
+                continue  # another pass, a dialer or a user got there first
+            log.info("campaign %s: schedule %s", campaign.id, step.kind)
+            applied.append((campaign.id, step.kind))
+        return applied
+
+    def _apply(self, campaign: Campaign, step: ScheduleStep) -> None:
+        campaigns = self.state.campaigns
+        match step.kind:
+            case StepKind.RESCRUB:
+                assert step.occurrence is not None
+                campaigns.rescrub(campaign.id, step.occurrence)
+            case StepKind.START:
+                assert step.occurrence is not None
+                if campaigns.rescrubbed_for(campaign.id) != step.occurrence.start:
+                    campaigns.rescrub(campaign.id, step.occurrence)  # created or edited late
+                campaigns.trigger(campaign.id, Trigger.SCHEDULE_START, step.occurrence)
+            case StepKind.END:
+                campaigns.trigger(campaign.id, Trigger.SCHEDULE_END)
+            case StepKind.OVER:
+                campaigns.trigger(campaign.id, Trigger.SCHEDULE_OVER)
 
     def stop_all(self) -> None:
         for name in list(self.actors):
@@ -122,12 +174,24 @@ class Controller:
         self._loop = asyncio.get_event_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        every_s = min(self.registry.cfg.schedule_every_s, RECONCILE_EVERY_S)
+        last_reconcile = 0.0
         while True:
             try:
-                self.registry.reconcile()
+                changed = self.registry.run_schedules()
+                if changed or time.monotonic() - last_reconcile >= RECONCILE_EVERY_S:
+                    self.registry.reconcile()
+                    last_reconcile = time.monotonic()
+                for campaign_id, _ in changed:
+                    await self._poke(campaign_id)
             except Exception:
-                log.exception("reconcile failed")
-            await asyncio.sleep(RECONCILE_EVERY_S)
+                log.exception("controller pass failed")
+            await asyncio.sleep(every_s)
+
+    async def _poke(self, campaign_id: str) -> None:
+        handle = find_actor(campaign_actor_name(self.registry.cfg, campaign_id))
+        if handle is not None:
+            await handle.poke.remote()
 
     async def reconcile(self) -> dict[str, list[str]]:
         return self.registry.reconcile()
@@ -135,9 +199,7 @@ class Controller:
     async def campaign_changed(self, campaign_id: str) -> None:
         """Called after a lifecycle action: make sure a dialer runs and re-reads the record."""
         self.registry.reconcile()
-        handle = find_actor(campaign_actor_name(self.registry.cfg, campaign_id))
-        if handle is not None:
-            await handle.poke.remote()
+        await self._poke(campaign_id)
 
     async def trunk_changed(self, trunk_id: str) -> dict[str, Any] | None:
         self.registry.reconcile()

@@ -34,11 +34,21 @@ class RuntimeConfig:
     tick_s: float = 0.05
     """Real seconds between passes of each actor's loop."""
     wrap_up_timeout_s: float = 120.0
+    schedule_every_s: float = 1.0
+    """Real seconds between the controller's scheduling passes (how late an occurrence may
+    start); the dialer ends its own occurrence to the tick."""
+    clock_skips: tuple[tuple[int, int], ...] = ()
+    """Virtual time jumps (at_ms, skip_ms), see ScaledClock: demos and tests skip idle nights."""
 
     def clock(self) -> Clock:
-        if self.time_scale == 1.0 and self.clock_origin_real_s is None:
+        if self.time_scale == 1.0 and self.clock_origin_real_s is None and not self.clock_skips:
             return SystemClock()
-        return ScaledClock(self.time_scale, self.clock_origin_virtual_ms, self.clock_origin_real_s)
+        return ScaledClock(
+            self.time_scale,
+            self.clock_origin_virtual_ms,
+            self.clock_origin_real_s,
+            self.clock_skips,
+        )
 
     def state(self) -> DialerState:
         return DialerState(

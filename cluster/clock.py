@@ -61,6 +61,10 @@ class ScaledClock:
     Ray workers, and a restarted actor, agree without talking to each other. The simulated
     carrier, the trunks' timers and the lead state all read it, so a day of calling runs in
     seconds while retry periods and ring times keep their meaning.
+
+    `skips` are jumps forward: (at_ms, skip_ms) adds skip_ms once virtual time reaches at_ms,
+    so a test or a demo can pass over an idle night between two scheduled occurrences without
+    waiting for it. Time never runs backwards, and every process still agrees.
     """
 
     def __init__(
@@ -68,10 +72,14 @@ class ScaledClock:
         scale: float = 1.0,
         origin_virtual_ms: int | None = None,
         origin_real_s: float | None = None,
+        skips: tuple[tuple[int, int], ...] = (),
     ) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
+        if any(skip < 0 for _, skip in skips):
+            raise ValueError("skips only jump forward")
         self.scale = scale
+        self.skips = tuple(sorted(skips))
         self.origin_real_s = time.time() if origin_real_s is None else origin_real_s
         self.origin_virtual_ms = (
             int(self.origin_real_s * 1000) if origin_virtual_ms is None else origin_virtual_ms
@@ -79,7 +87,11 @@ class ScaledClock:
 
     def now_ms(self) -> int:
         elapsed_s = time.time() - self.origin_real_s
-        return self.origin_virtual_ms + int(elapsed_s * self.scale * 1000)
+        virtual = self.origin_virtual_ms + int(elapsed_s * self.scale * 1000)
+        for at_ms, skip_ms in self.skips:
+            if virtual >= at_ms:
+                virtual += skip_ms
+        return virtual
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_ms() / 1000, UTC)
@@ -88,5 +100,7 @@ class ScaledClock:
         """How long to really sleep for `virtual_seconds` of virtual time."""
         return virtual_seconds / self.scale
 
-    def __reduce__(self) -> tuple[type[ScaledClock], tuple[float, int, float]]:
-        return (ScaledClock, (self.scale, self.origin_virtual_ms, self.origin_real_s))
+    def __reduce__(
+        self,
+    ) -> tuple[type[ScaledClock], tuple[float, int, float, tuple[tuple[int, int], ...]]]:
+        return (ScaledClock, (self.scale, self.origin_virtual_ms, self.origin_real_s, self.skips))

@@ -36,6 +36,8 @@ class Trigger(StrEnum):
     """No lead can ever be dialed again in this run instance."""
     SCHEDULE_END = "schedule_end"
     """The occurrence's end time passed."""
+    SCHEDULE_OVER = "schedule_over"
+    """A scheduled campaign waits for an occurrence, but its series has none left."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ def apply_trigger(
             return Transition(status, Status.ACTIVE, new_instance=True)
         case Trigger.RUN_EXHAUSTED | Trigger.SCHEDULE_END, Status.ACTIVE | Status.PAUSED:
             return _end_occurrence(status, scheduled and has_next_occurrence)
+        case Trigger.SCHEDULE_OVER, Status.SCHEDULED if scheduled and not has_next_occurrence:
+            return Transition(status, Status.COMPLETED)
     raise IllegalTransition(status, trigger, f"{trigger} does not apply while {status}")
 
 
@@ -178,6 +182,7 @@ def clone_campaign(campaign: Campaign, existing_names: Collection[str]) -> Campa
             "name": _copy_name(campaign.name, existing_names),
             "status": Status.READY,
             "run_instance": 0,
+            "occurrence": None,
             "schedule": None,
             "created_at": None,
             "updated_at": None,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -269,6 +270,13 @@ class Schedule(_Model):
     allow_recurrence_precedence: bool = False
     """Let the recurrence's start/end time of day override the contactable timings."""
 
+    @field_validator("allow_recurrence_precedence")
+    @classmethod
+    def _precedence_needs_recurrence(cls, allow: bool, info: ValidationInfo) -> bool:
+        if allow and info.data.get("recurrence") is None:
+            raise ValueError("needs a recurrence (its start and end time take precedence)")
+        return allow
+
     @field_validator("end")
     @classmethod
     def _end_after_start(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -287,11 +295,23 @@ def _region_from(info: ValidationInfo) -> str:
     return str(context.get("default_region") or phone.default_region())
 
 
+class OccurrenceWindow(_Model):
+    """The scheduled occurrence a run instance belongs to (UTC instants)."""
+
+    index: int = Field(ge=0)
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    """None: the occurrence runs until its leads are exhausted."""
+
+    def contains(self, when: datetime) -> bool:
+        return self.start <= when and (self.end is None or when < self.end)
+
+
 class Campaign(_Model):
     """An outbound campaign: whom to call, how, and when."""
 
     OUTPUT_ONLY_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"id", "tenant", "status", "run_instance", "created_at", "updated_at"}
+        {"id", "tenant", "status", "run_instance", "occurrence", "created_at", "updated_at"}
     )
 
     id: str = ""
@@ -324,6 +344,8 @@ class Campaign(_Model):
     schedule: Schedule | None = None
     status: CampaignStatus = CampaignStatus.READY
     run_instance: int = Field(default=0, ge=0)
+    occurrence: OccurrenceWindow | None = None
+    """The last scheduled occurrence that started (scheduled campaigns only)."""
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -9,6 +9,7 @@ names it, so a failed seed leaves the campaign as it was.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import msgpack
@@ -25,6 +26,7 @@ from cluster.keys import TenantKeys
 from cluster.leads import Progress
 from cluster.lifecycle import (
     Action,
+    IllegalTransition,
     Transition,
     Trigger,
     apply_action,
@@ -33,8 +35,13 @@ from cluster.lifecycle import (
     clone_campaign,
     initial_status,
 )
-from cluster.models import Campaign, CampaignStatus, field_violations
+from cluster.models import Campaign, CampaignStatus, OccurrenceWindow, field_violations
 from cluster.runs import RunInstance, ScrubReport, SeedReport, scrub
+from cluster.scheduler import has_next_occurrence
+
+FINISHED_RUN_RETENTION_S = 7 * 24 * 3600
+"""How long a finished run instance's lead state and call records stay once a newer instance
+has started (real seconds)."""
 
 _IDLE = frozenset(
     {
@@ -147,9 +154,8 @@ class CampaignStore:
             check_edit(old.status, changed)
             self._check_references(merged)
             update: dict[str, Any] = {"updated_at": self.clock.now()}
-            if merged.is_scheduled != old.is_scheduled and old.status in _IDLE:
-                # Adding or removing a schedule moves an idle campaign between Ready and Scheduled.
-                update["status"] = initial_status(merged.is_scheduled)
+            if old.status in _IDLE and merged.schedule != old.schedule:
+                update["status"] = _status_after_schedule_edit(old.status, merged.is_scheduled)
             return merged.model_copy(update=update)
 
         before = self.get(campaign_id)
@@ -201,22 +207,52 @@ class CampaignStore:
 
     # Lifecycle -----------------------------------------------------------------------------
     def act(self, campaign_id: str, action: Action) -> Campaign:
-        """run, pause, resume, stop, rerun. Raises lifecycle errors for refused actions."""
+        """run, pause, resume, stop, rerun. Raises lifecycle errors for refused actions.
+
+        Stopping a scheduled campaign ends its current occurrence's run instance; it waits for
+        the next occurrence, or completes if there is none."""
         if action in (Action.EDIT, Action.CLONE, Action.DELETE):
             raise ValueError(f"use update/clone/delete for {action}")
         return self._transition(
             campaign_id,
-            lambda c: apply_action(c.status, action, scheduled=c.is_scheduled),
-        )
-
-    def trigger(self, campaign_id: str, trigger: Trigger, *, has_next_occurrence: bool) -> Campaign:
-        """Internal triggers from the scheduler and the engine."""
-        return self._transition(
-            campaign_id,
-            lambda c: apply_trigger(
-                c.status, trigger, scheduled=c.is_scheduled, has_next_occurrence=has_next_occurrence
+            lambda c: apply_action(
+                c.status,
+                action,
+                scheduled=c.is_scheduled,
+                has_next_occurrence=has_next_occurrence(c, self.clock.now()),
             ),
         )
+
+    def trigger(
+        self, campaign_id: str, trigger: Trigger, occurrence: OccurrenceWindow | None = None
+    ) -> Campaign:
+        """Internal triggers from the scheduler and the engine. SCHEDULE_START names the
+        occurrence it starts; it is refused if that occurrence (or a later one) already ran."""
+
+        def decide(c: Campaign) -> Transition:
+            if trigger is Trigger.SCHEDULE_START:
+                if occurrence is None:
+                    raise ValueError("SCHEDULE_START needs the occurrence it starts")
+                if c.occurrence is not None and c.occurrence.start >= occurrence.start:
+                    raise IllegalTransition(c.status, trigger, "that occurrence already ran")
+            return apply_trigger(
+                c.status,
+                trigger,
+                scheduled=c.is_scheduled,
+                has_next_occurrence=has_next_occurrence(c, self.clock.now()),
+            )
+
+        started = occurrence if trigger is Trigger.SCHEDULE_START else None
+        return self._transition(campaign_id, decide, occurrence=started)
+
+    def rescrub(self, campaign_id: str, occurrence: OccurrenceWindow) -> ScrubReport:
+        """The DNC re-scrub due before a scheduled occurrence; remembered per occurrence."""
+        return self._record_scrub(self.get(campaign_id), occurrence)
+
+    def rescrubbed_for(self, campaign_id: str) -> datetime | None:
+        """The start of the occurrence the last re-scrub was made for, if any."""
+        raw = self.r.hget(self.keys.campaign(campaign_id).scrub(), "occurrence")
+        return datetime.fromtimestamp(int(raw) / 1000, UTC) if raw else None
 
     def run_instance(self, campaign: Campaign) -> RunInstance | None:
         if campaign.run_instance == 0:
@@ -234,7 +270,12 @@ class CampaignStore:
         return {text(k): int(float(v)) for k, v in raw.items()}
 
     # Internals -----------------------------------------------------------------------------
-    def _transition(self, campaign_id: str, decide: Callable[[Campaign], Transition]) -> Campaign:
+    def _transition(
+        self,
+        campaign_id: str,
+        decide: Callable[[Campaign], Transition],
+        occurrence: OccurrenceWindow | None = None,
+    ) -> Campaign:
         before = self.get(campaign_id)
         plan = decide(before)
         seeded: SeedReport | None = None
@@ -249,13 +290,14 @@ class CampaignStore:
                 raise FailedPrecondition(
                     f"campaign {campaign_id} changed during {plan.to_status}: try again"
                 )
-            return current.model_copy(
-                update={
-                    "status": plan.to_status,
-                    "run_instance": instance,
-                    "updated_at": self.clock.now(),
-                }
-            )
+            update: dict[str, Any] = {
+                "status": plan.to_status,
+                "run_instance": instance,
+                "updated_at": self.clock.now(),
+            }
+            if occurrence is not None:
+                update["occurrence"] = occurrence
+            return current.model_copy(update=update)
 
         try:
             updated = self._cas(campaign_id, apply)
@@ -264,7 +306,7 @@ class CampaignStore:
                 self.r.delete(*self.keys.campaign(campaign_id).run(instance).all())
             raise
         if plan.new_instance:
-            self._drop_instances(campaign_id, keep=instance)
+            self._retire_instances(campaign_id, current=instance)
         return updated
 
     def _cas(self, campaign_id: str, change: Callable[[Campaign], Campaign]) -> Campaign:
@@ -295,25 +337,55 @@ class CampaignStore:
         if violations:
             raise InvalidArgument(violations)
 
-    def _record_scrub(self, campaign: Campaign) -> ScrubReport:
+    def _record_scrub(
+        self, campaign: Campaign, occurrence: OccurrenceWindow | None = None
+    ) -> ScrubReport:
         report = scrub(self.lists, self.dnc, campaign)
-        self.r.hset(
-            self.keys.campaign(campaign.id).scrub(),
-            mapping={
-                "checked": report.checked,
-                "blocked": report.blocked,
-                "at": int(self.clock.now().timestamp()),
-            },
-        )
+        fields: dict[Any, int] = {
+            "checked": report.checked,
+            "blocked": report.blocked,
+            "at": int(self.clock.now().timestamp()),
+        }
+        if occurrence is not None:
+            fields["occurrence"] = int(occurrence.start.timestamp() * 1000)
+        self.r.hset(self.keys.campaign(campaign.id).scrub(), mapping=fields)
         return report
 
     def _drop_instances(self, campaign_id: str, keep: int | None) -> None:
+        """Deletes the run data of every instance but `keep` (all of them with None)."""
         ck = self.keys.campaign(campaign_id)
         for raw in self.r.smembers(ck.instances()):
             instance = int(raw)
             if instance != keep:
                 self.r.delete(*ck.run(instance).all())
                 self.r.srem(ck.instances(), instance)
+
+    def _retire_instances(self, campaign_id: str, current: int) -> None:
+        """A new instance started: earlier ones stay readable for reports (each occurrence of a
+        schedule, each rerun) and expire after FINISHED_RUN_RETENTION_S; any later one is a
+        failed seed and goes now."""
+        ck = self.keys.campaign(campaign_id)
+        for raw in self.r.smembers(ck.instances()):
+            instance = int(raw)
+            if instance > current:
+                self.r.delete(*ck.run(instance).all())
+                self.r.srem(ck.instances(), instance)
+            elif instance < current and self.r.ttl(ck.run(instance).meta()) == -1:
+                # Not yet retired (EXPIRE NX needs Redis 7: the meta key's TTL says instead).
+                pipe = self.r.pipeline(transaction=False)
+                for key in ck.run(instance).all():
+                    pipe.expire(key, FINISHED_RUN_RETENTION_S)
+                pipe.execute()
+
+
+def _status_after_schedule_edit(status: CampaignStatus, scheduled: bool) -> CampaignStatus:
+    """An idle campaign whose schedule was added, changed or removed. With a schedule it waits
+    for its (re-planned) next occurrence, even if it had completed; the scheduler completes it
+    again if none is left. Without one, a Scheduled campaign becomes Ready to run by hand; a
+    Stopped or Completed one keeps its status (its results stay readable, rerun starts it)."""
+    if scheduled:
+        return CampaignStatus.SCHEDULED
+    return CampaignStatus.READY if status is CampaignStatus.SCHEDULED else status
 
 
 def _pack(campaign: Campaign) -> bytes:

@@ -17,6 +17,7 @@ import ray
 from actors.controller import start_controller, stop_controller
 from actors.runtime import RuntimeConfig
 from cluster.models import Campaign, CampaignStatus, ContactableTimings
+from cluster.scheduler import effective_timings
 from cluster.state import DialerState
 from cluster.telephony import CarrierProfile
 from cluster.windows import is_contactable
@@ -217,6 +218,9 @@ def check_run_invariants(
 ) -> list[CallRecord]:
     """Checks the compliance and accounting invariants of a finished run from Redis records.
 
+    The run checked is `campaign.run_instance` (with `campaign.occurrence`, if scheduled): pass
+    a copy naming an earlier instance to check that one.
+
     calls_lost_at_ms: a trunk died then; its calls have no end record and count as ended then.
     """
     allow_lost_calls = calls_lost_at_ms is not None
@@ -258,11 +262,16 @@ def check_run_invariants(
             if before.end_ms is not None:
                 assert after.start_ms >= before.end_ms, f"lead {lead} on two calls at once"
                 assert after.start_ms - before.end_ms >= retry_ms - 1, f"lead {lead} retried early"
-    # Never outside the contactable window.
-    timings = campaign.contactable_timings
+    # Never outside the contactable window (as recurrence precedence makes it), nor outside
+    # the scheduled occurrence the instance ran in.
+    timings = effective_timings(campaign)
     for rec in records:
         when = datetime.fromtimestamp(rec.start_ms / 1000, UTC)
         assert is_contactable(timings, None, when), f"call at {when} outside the window"
+        if campaign.is_scheduled:
+            assert campaign.occurrence is not None and campaign.occurrence.contains(when), (
+                f"call at {when} outside occurrence {campaign.occurrence}"
+            )
     # Never above trunk capacity or pacing (from the call intervals themselves).
     horizon = calls_lost_at_ms or max((r.end_ms or r.start_ms for r in records), default=0) + 1
     for trunk_id, channels in trunk_channels.items():

@@ -187,6 +187,7 @@ UNSCHEDULED_TRIGGERS: dict[tuple[CampaignStatus, Trigger], Outcome] = {
     (STOPPED, T.SCHEDULE_START): ILLEGAL,
     (STOPPED, T.RUN_EXHAUSTED): ILLEGAL,
     (STOPPED, T.SCHEDULE_END): ILLEGAL,
+    **{(status, T.SCHEDULE_OVER): ILLEGAL for status in CampaignStatus},
 }
 
 SCHEDULED_TRIGGERS: dict[tuple[CampaignStatus, Trigger], Outcome] = {
@@ -197,8 +198,12 @@ SCHEDULED_TRIGGERS: dict[tuple[CampaignStatus, Trigger], Outcome] = {
     (PAUSED, T.SCHEDULE_END): ends(SCHEDULED),
 }
 
-# With no next occurrence a scheduled campaign ends exactly like an unscheduled one.
-SCHEDULED_LAST_TRIGGERS = UNSCHEDULED_TRIGGERS
+# With no next occurrence a scheduled campaign ends exactly like an unscheduled one, and one
+# waiting for an occurrence that will never come completes.
+SCHEDULED_LAST_TRIGGERS = {
+    **UNSCHEDULED_TRIGGERS,
+    (SCHEDULED, T.SCHEDULE_OVER): moves(COMPLETED),
+}
 
 ACTION_CASES = [
     (status, action, scheduled, has_next, table[status, action])

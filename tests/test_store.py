@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from cluster.clock import FakeClock
 from cluster.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from cluster.lifecycle import Action, EditNotAllowed, IllegalTransition, ScheduledCampaignError
+from cluster.lifecycle import (
+    Action,
+    EditNotAllowed,
+    IllegalTransition,
+    ScheduledCampaignError,
+    Trigger,
+)
 from cluster.models import CampaignStatus, ContactableTimings
+from cluster.scheduler import StepKind, due_step
 from cluster.state import DialerState
+from cluster.store import FINISHED_RUN_RETENTION_S
 
 
 @pytest.fixture
@@ -103,8 +113,11 @@ def test_lifecycle_through_the_store(state: DialerState, lists) -> None:  # type
     assert stopped.status is CampaignStatus.STOPPED
     rerun = state.campaigns.act(c.id, Action.RERUN)
     assert (rerun.status, rerun.run_instance) == (CampaignStatus.ACTIVE, 2)
-    # The old instance's data is gone; the new one dials the lists afresh.
-    assert not state.r.exists(state.keys.campaign(c.id).run(1).ready())
+    # The old instance's data stays readable for a retention period; the new one dials the
+    # lists afresh.
+    old = state.keys.campaign(c.id).run(1)
+    assert state.r.exists(old.final()) or state.r.exists(old.ready())
+    assert 0 < state.r.ttl(old.meta()) <= FINISHED_RUN_RETENTION_S
     progress = state.campaigns.progress(c.id)
     assert progress is not None and progress.ready == 3
 
@@ -119,6 +132,76 @@ def test_scheduled_campaign_refuses_run_and_edit_moves_it(state: DialerState, li
         state.campaigns.act(c.id, Action.RUN)
     unscheduled = state.campaigns.update(c.id, {"schedule": None})
     assert unscheduled.status is CampaignStatus.READY
+
+
+DAILY_10_TO_12 = {
+    "start": "2026-01-05T00:00:00",
+    "recurrence": {"frequency": "daily", "start_time": "10:00", "end_time": "12:00"},
+}
+
+
+def test_scheduled_occurrences_through_the_store(  # type: ignore[no-untyped-def]
+    state: DialerState, lists, clock: FakeClock
+) -> None:
+    a, _, dnc = lists
+    c = state.campaigns.create(spec([a], dnc, schedule=DAILY_10_TO_12))
+    clock.set(datetime(2026, 1, 5, 14, 45, tzinfo=UTC))  # 09:45 New York
+    step = due_step(c, clock.now(), state.campaigns.rescrubbed_for(c.id))
+    assert step is not None and step.kind is StepKind.RESCRUB and step.occurrence is not None
+    state.campaigns.rescrub(c.id, step.occurrence)
+    assert state.campaigns.rescrubbed_for(c.id) == step.occurrence.start
+    assert due_step(c, clock.now(), state.campaigns.rescrubbed_for(c.id)) is None
+
+    clock.set(step.occurrence.start)
+    first = state.campaigns.trigger(c.id, Trigger.SCHEDULE_START, step.occurrence)
+    assert (first.status, first.run_instance, first.occurrence) == (
+        CampaignStatus.ACTIVE,
+        1,
+        step.occurrence,
+    )
+    with pytest.raises(IllegalTransition):  # a second scheduler pass, racing: refused
+        state.campaigns.trigger(c.id, Trigger.SCHEDULE_START, step.occurrence)
+    # Stop ends this occurrence's instance; the series goes on.
+    stopped = state.campaigns.act(c.id, Action.STOP)
+    assert (stopped.status, stopped.run_instance) == (CampaignStatus.SCHEDULED, 1)
+    with pytest.raises(IllegalTransition):  # the stopped occurrence does not start again
+        state.campaigns.trigger(c.id, Trigger.SCHEDULE_START, step.occurrence)
+
+    clock.set(datetime(2026, 1, 6, 15, tzinfo=UTC))
+    second = due_step(stopped, clock.now(), state.campaigns.rescrubbed_for(c.id))
+    assert second is not None and second.kind is StepKind.START and second.occurrence is not None
+    assert second.occurrence.index == 1
+    started = state.campaigns.trigger(c.id, Trigger.SCHEDULE_START, second.occurrence)
+    assert started.run_instance == 2
+    # Its leads run out: it waits for the next occurrence rather than completing.
+    exhausted = state.campaigns.trigger(c.id, Trigger.RUN_EXHAUSTED)
+    assert exhausted.status is CampaignStatus.SCHEDULED
+    # The schedule is cut to end today: nothing is left, so the campaign is over.
+    cut = state.campaigns.update(
+        c.id, {"schedule": {**DAILY_10_TO_12, "end": "2026-01-06T12:00:00"}}
+    )
+    over = due_step(cut, clock.now(), None)
+    assert over is not None and over.kind is StepKind.OVER
+    done = state.campaigns.trigger(c.id, Trigger.SCHEDULE_OVER)
+    assert done.status is CampaignStatus.COMPLETED
+    # Extending the schedule again re-plans it: it waits for its next occurrence.
+    again = state.campaigns.update(c.id, {"schedule": DAILY_10_TO_12})
+    assert again.status is CampaignStatus.SCHEDULED
+
+
+def test_stopping_the_last_occurrence_completes_the_campaign(  # type: ignore[no-untyped-def]
+    state: DialerState, lists, clock: FakeClock
+) -> None:
+    a, _, _ = lists
+    once = {"start": "2026-01-05T10:00:00", "end": "2026-01-05T12:00:00"}
+    c = state.campaigns.create(spec([a], schedule=once))
+    clock.set(datetime(2026, 1, 5, 15, tzinfo=UTC))
+    step = due_step(c, clock.now(), None)
+    assert step is not None and step.occurrence is not None
+    state.campaigns.trigger(c.id, Trigger.SCHEDULE_START, step.occurrence)
+    assert state.campaigns.act(c.id, Action.STOP).status is CampaignStatus.COMPLETED
+    with pytest.raises(ScheduledCampaignError):
+        state.campaigns.act(c.id, Action.RERUN)
 
 
 def test_clone_is_ready_unscheduled_and_uniquely_named(state: DialerState, lists) -> None:  # type: ignore[no-untyped-def]
