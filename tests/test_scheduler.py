@@ -6,8 +6,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cluster.models import Campaign, CampaignStatus, Contact, ContactableTimings
+from cluster.models import (
+    Campaign,
+    CampaignStatus,
+    Contact,
+    ContactableTimings,
+    OccurrenceWindow,
+)
 from cluster.scheduler import (
     ScheduleStep,
     StepKind,
@@ -279,3 +287,90 @@ def test_a_lead_whose_window_opens_after_the_occurrence_waits_for_the_next_run()
 def test_precedence_needs_a_recurrence() -> None:
     with pytest.raises(ValueError, match="allow_recurrence_precedence"):
         campaign({"start": "2026-01-05T10:00:00", "allow_recurrence_precedence": True})
+
+
+# Property: a scheduler stepping through time in random strides ------------------------------
+ZONES = ["America/New_York", "Europe/London", "Pacific/Kiritimati", "Asia/Kathmandu", "UTC"]
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> dict[str, Any]:
+    frequency = draw(st.sampled_from(["daily", "weekly", "monthly"]))
+    start_minute = draw(st.integers(0, 24 * 60 - 1))
+    length = draw(st.integers(15, 20 * 60))
+    end_minute = (start_minute + length) % (24 * 60)
+    recurrence: dict[str, Any] = {
+        "frequency": frequency,
+        "interval": draw(st.integers(1, 3)),
+        "start_time": f"{start_minute // 60:02d}:{start_minute % 60:02d}",
+        "end_time": f"{end_minute // 60:02d}:{end_minute % 60:02d}",
+    }
+    if frequency == "weekly":
+        days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        recurrence["weekdays"] = draw(st.lists(st.sampled_from(days), min_size=1, unique=True))
+    if frequency == "monthly":
+        recurrence["month_day"] = draw(st.integers(1, 31))
+    day = draw(st.integers(0, 300))
+    start = datetime(2026, 1, 1) + timedelta(days=day)
+    schedule: dict[str, Any] = {"start": start.isoformat(), "recurrence": recurrence}
+    if draw(st.booleans()):
+        schedule["end"] = (start + timedelta(days=draw(st.integers(1, 90)))).isoformat()
+    return schedule
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    schedule=schedules(),
+    zone=st.sampled_from(ZONES),
+    strides=st.lists(
+        st.one_of(st.integers(1, 30), st.integers(1, 3 * 24 * 60)), min_size=20, max_size=80
+    ),
+    stops=st.sets(st.integers(0, 79)),
+)
+def test_stepping_through_time_runs_each_occurrence_at_most_once_and_only_inside_it(
+    schedule: dict[str, Any], zone: str, strides: list[int], stops: set[int]
+) -> None:
+    c = campaign(schedule, timezone=zone)
+    assert c.schedule is not None
+    now = c.schedule.start.replace(tzinfo=UTC) - timedelta(days=1)
+    rescrubbed: datetime | None = None
+    started: list[OccurrenceWindow] = []
+    for i, minutes in enumerate(strides):
+        now += timedelta(minutes=minutes)
+        step = due_step(c, now, rescrubbed)
+        if step is None:
+            if i in stops and c.status is CampaignStatus.ACTIVE:  # the user stops it
+                status = (
+                    CampaignStatus.SCHEDULED if has_next_occurrence(c, now) else
+                    CampaignStatus.COMPLETED
+                )  # fmt: skip
+                c = c.model_copy(update={"status": status})
+            continue
+        if step.kind is StepKind.RESCRUB:
+            assert step.occurrence is not None
+            assert step.occurrence.start - timedelta(minutes=15) <= now < step.occurrence.start
+            rescrubbed = step.occurrence.start
+        elif step.kind is StepKind.START:
+            assert step.occurrence is not None and step.occurrence.contains(now)
+            assert not started or step.occurrence.start > started[-1].start
+            assert not started or step.occurrence.index > started[-1].index
+            started.append(step.occurrence)
+            c = c.model_copy(
+                update={"status": CampaignStatus.ACTIVE, "occurrence": step.occurrence}
+            )
+        elif step.kind is StepKind.END:
+            assert c.occurrence is not None and c.occurrence.end is not None
+            assert now >= c.occurrence.end
+            status = (
+                CampaignStatus.SCHEDULED
+                if has_next_occurrence(c, now)
+                else CampaignStatus.COMPLETED
+            )
+            c = c.model_copy(update={"status": status})
+        else:
+            assert step.kind is StepKind.OVER and next_occurrence(c, now) is None
+            c = c.model_copy(update={"status": CampaignStatus.COMPLETED})
+        # The dial gate agrees with the record: open only inside the running occurrence.
+        if c.status is CampaignStatus.ACTIVE and may_dial_any(c, now):
+            assert c.occurrence is not None and c.occurrence.contains(now)
+    assert len({o.start for o in started}) == len(started)
