@@ -4,6 +4,7 @@ with its status code and field, auth, idempotent retries, paging, health and ref
 from __future__ import annotations
 
 import filecmp
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,9 +25,18 @@ from gateway.gen.dialer.v1 import contact_list_service_pb2 as lpb
 from gateway.gen.dialer.v1 import dnc_list_service_pb2 as dpb
 from gateway.gen.dialer.v1 import trunk_service_pb2 as tpb
 from gateway.server import SERVICE_NAMES
-from tests.grpc_helpers import Served, error_reason, plain_runtime, rpc_error, serve, violations
+from tests.grpc_helpers import (
+    TOKENS,
+    Served,
+    error_reason,
+    plain_runtime,
+    rpc_error,
+    serve,
+    violations,
+)
 
 Code = grpc.StatusCode
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -464,3 +474,16 @@ def test_trunk_register_scale_drain_remove(admin: Any) -> None:
     assert name not in [t.name for t in trunks.ListTrunks(tpb.ListTrunksRequest()).trunks]
     gone = rpc_error(trunks.DrainTrunk, tpb.DrainTrunkRequest(name=name))
     assert gone.code() is Code.NOT_FOUND
+
+
+def test_readme_client_example_runs(served: Served) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    source = next(b for b in blocks if "gateway.client" in b)
+    source = source.replace('"127.0.0.1:50051"', repr(served.address))
+    # Other tests of this module's server already have a campaign of that name.
+    source = source.replace('"Spring renewals"', repr(f"Spring {uuid.uuid4().hex[:6]}"))
+    scope: dict[str, object] = {"token": TOKENS["supervisor"]}
+    exec(compile(source, "README.md", "exec"), scope)
+    assert getattr(scope["report"], "accepted", None) == 2
+    update = scope["update"]
+    assert update.campaign.status == cpb.CAMPAIGN_STATUS_ACTIVE  # type: ignore[attr-defined]
