@@ -40,6 +40,9 @@ from cluster.telephony import CallEventKind
 
 log = logging.getLogger(__name__)
 
+ASSIGNMENT_HISTORY = 1000
+"""Events kept per agent in its assignment stream (a reconnecting desk resumes from them)."""
+
 RESERVATION_TIMEOUT_MS = 300_000
 """Virtual ms after which a reserved agent is freed: longer than max ring time (120 s) plus
 answering machine detection, so only a call whose events were lost can hit it."""
@@ -88,12 +91,43 @@ class PoolDispatcher:
             self.wanting.pop(campaign_actor, None)
 
     def connect(self, agent_id: str, call: CallContext) -> Agent:
+        before = self.pool.agents.get(agent_id)
+        was = (before.state, before.call) if before else (None, None)
         agent = self._save(self.pool.connect(agent_id, call, self.clock.now_ms()))
-        self.connects += 1
+        if was[0] is not AgentState.ON_CALL:  # not a retried request
+            self.connects += 1
+            bound = was[1]
+            contact = bound.contact if bound and bound.lead == call.lead else call.contact
+            self._announce(agent_id, "connected", call, contact)
         return agent
 
     def end_call(self, agent_id: str, call: CallContext) -> Agent:
-        return self._save(self.pool.end_call(agent_id, self.clock.now_ms(), call))
+        before = self.pool.agents.get(agent_id)
+        was = before.state if before else None
+        agent = self._save(self.pool.end_call(agent_id, self.clock.now_ms(), call))
+        if agent.state is AgentState.WRAP_UP and was is not AgentState.WRAP_UP:
+            self._announce(agent_id, "ended", call, {})
+        return agent
+
+    def _announce(
+        self, agent_id: str, event: str, call: CallContext, contact: dict[str, Any]
+    ) -> None:
+        """Appends to the agent's assignment stream (the gateway's WatchAssignments)."""
+        record = {
+            "event": event,
+            "at_ms": self.clock.now_ms(),
+            "campaign_id": call.campaign_id,
+            "call_id": call.call_id,
+            "phone": call.phone,
+            "contact": contact,
+        }
+        key = self.state.keys.agent_assignments(self.queue_id, agent_id)
+        try:
+            self.state.r.xadd(
+                key, {"event": msgpack.packb(record)}, maxlen=ASSIGNMENT_HISTORY, approximate=True
+            )
+        except Exception:  # a desk missing one event beats a call that never reaches an agent
+            log.exception("could not record %s for agent %s", event, agent_id)
 
     def unreserve(self, agent_id: str, call: CallContext) -> Agent:
         return self._save(self.pool.unreserve(agent_id, self.clock.now_ms(), call))

@@ -10,6 +10,7 @@ Each contact gets a sequence number (seq) unique in its list; list order is seq 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -280,16 +281,21 @@ class ContactListStore:
 
 
 def _lines(chunks: Iterable[str | bytes]) -> Iterator[str]:
-    """Re-cut chunks of any size into lines (keeping line ends, as csv wants)."""
+    """Re-cut chunks of any size into lines (keeping line ends, as csv wants). Byte chunks
+    may split a UTF-8 character: they are decoded incrementally."""
     pending = ""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first = True
     for chunk in chunks:
-        text = chunk.decode("utf-8-sig") if isinstance(chunk, bytes) else chunk
-        if not pending and text.startswith("\ufeff"):
-            text = text[1:]
+        text = decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        if first and text:
+            first = False
+            text = text.removeprefix("\ufeff")
         pending += text
         lines = pending.splitlines(keepends=True)
         pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
         yield from lines
+    pending += decoder.decode(b"", final=True)
     if pending:
         yield pending
 

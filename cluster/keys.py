@@ -54,6 +54,16 @@ class TenantKeys:
         """HASH agent id -> msgpack Agent record of one queue."""
         return f"{self.root}:{{q:{queue_id}}}:agents"
 
+    def agent_assignments(self, queue_id: str, agent_id: str) -> str:
+        """STREAM of one agent's assignments (call connected / ended, with the contact), capped
+        by MAXLEN; the gateway's WatchAssignments reads it."""
+        return f"{self.root}:{{q:{queue_id}}}:assignments:{agent_id}"
+
+    def request(self, method: str, request_id: str) -> str:
+        """STRING msgpack [request fingerprint, serialized response or nil while in progress]:
+        makes a mutating API call idempotent on its request_id (AIP-155); expires."""
+        return f"{self.root}:requests:{method}:{request_id}"
+
     def campaign(self, campaign_id: str) -> CampaignKeys:
         return CampaignKeys(f"{self.root}:{{c:{campaign_id}}}")
 

@@ -8,7 +8,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from cluster.codec import text
-from cluster.errors import InvalidArgument, NotFound
+from cluster.errors import AlreadyExists, InvalidArgument, NotFound
 from cluster.keys import TenantKeys
 from cluster.models import field_violations
 
@@ -55,11 +55,15 @@ class TrunkRegistry:
         self.keys = keys
 
     def put(self, data: dict[str, object] | TrunkConfig) -> TrunkConfig:
-        try:
-            config = data if isinstance(data, TrunkConfig) else TrunkConfig.model_validate(data)
-        except pydantic.ValidationError as exc:
-            raise InvalidArgument(field_violations(exc)) from None
+        config = _validate(data)
         self.r.hset(self.keys.trunks(), config.id, msgpack.packb(config.model_dump()))
+        return config
+
+    def add(self, data: dict[str, object] | TrunkConfig) -> TrunkConfig:
+        """Registers a new trunk; AlreadyExists if the id is taken."""
+        config = _validate(data)
+        if not self.r.hsetnx(self.keys.trunks(), config.id, msgpack.packb(config.model_dump())):
+            raise AlreadyExists("trunk", "id", config.id)
         return config
 
     def get(self, trunk_id: str) -> TrunkConfig:
@@ -78,3 +82,10 @@ class TrunkRegistry:
     def remove(self, trunk_id: str) -> None:
         if not self.r.hdel(self.keys.trunks(), trunk_id):
             raise NotFound("trunk", text(trunk_id))
+
+
+def _validate(data: dict[str, object] | TrunkConfig) -> TrunkConfig:
+    try:
+        return data if isinstance(data, TrunkConfig) else TrunkConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise InvalidArgument(field_violations(exc)) from None

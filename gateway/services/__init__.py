@@ -1,0 +1,1 @@
+"""The dialer.v1 servicers: thin adapters from requests to cluster/ stores and the engine."""
