@@ -191,7 +191,9 @@ CAMPAIGN_FIELDS: dict[str, str] = {
     "contactable_timings": "contactable_timings",
     "schedule": "schedule",
 }
-CAMPAIGN_OUTPUT_ONLY = frozenset({"name", "status", "run_instance", "create_time", "update_time"})
+CAMPAIGN_OUTPUT_ONLY = frozenset(
+    {"name", "status", "run_instance", "occurrence", "create_time", "update_time"}
+)
 _CAMPAIGN_FIELDS_IN = {v: k for k, v in CAMPAIGN_FIELDS.items()} | {
     "id": "name",
     "status": "status",
@@ -369,6 +371,14 @@ def campaign_to_proto(c: Campaign) -> campaign_pb.Campaign:
     )
     if c.schedule is not None:
         out.schedule.CopyFrom(_schedule_to_proto(c.schedule))
+    if c.occurrence is not None:
+        out.occurrence.CopyFrom(
+            campaign_pb.Occurrence(
+                index=c.occurrence.index,
+                start_time=_timestamp(c.occurrence.start),
+                end_time=_timestamp(c.occurrence.end),
+            )
+        )
     return out
 
 

@@ -7,7 +7,9 @@ import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -178,3 +180,50 @@ def test_a_draining_trunk_takes_no_new_calls(engine: tuple[Cluster, Served]) -> 
     status = ray.get(handle.status.remote())
     assert status["draining"] and status["free"] == 0
     admin.trunks.RemoveTrunk(tpb.RemoveTrunkRequest(name=name))
+
+
+def test_a_scheduled_campaign_starts_by_itself_and_stop_ends_its_occurrence(
+    engine: tuple[Cluster, Served],
+) -> None:
+    cluster, served = engine
+    admin = served.client("admin")
+    admin.trunks.RegisterTrunk(
+        tpb.RegisterTrunkRequest(trunk=tpb.Trunk(name="trunks/t-sched", channels=2, cps=10))
+    )
+    local = cluster.state.clock.now().astimezone(ZoneInfo("America/New_York"))
+    begin = local + timedelta(minutes=2)
+    schedule = cpb.Schedule(
+        start=local.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0).isoformat(),
+        recurrence=cpb.Recurrence(
+            frequency=cpb.RECURRENCE_FREQUENCY_DAILY,
+            start_time=begin.strftime("%H:%M"),
+            end_time=(begin + timedelta(hours=1)).strftime("%H:%M"),
+        ),
+    )
+    spec = cpb.Campaign(
+        display_name=f"scheduled-{uuid.uuid4().hex[:6]}",
+        contact_lists=[import_list(admin, phones(200, start=3000))],
+        dialing_mode=cpb.DIALING_MODE_AGENTLESS,
+        start_flow_id="flow",
+        caller_id="+12125550199",
+        pacing=2,
+        contactable_timings=timings(),
+        schedule=schedule,
+    )
+    created = admin.campaigns.CreateCampaign(cpb.CreateCampaignRequest(campaign=spec)).campaign
+    assert created.status == cpb.CAMPAIGN_STATUS_SCHEDULED
+    get = cpb.GetCampaignRequest(name=created.name)
+    cluster.wait_for(
+        lambda: admin.campaigns.GetCampaign(get).campaign.status == cpb.CAMPAIGN_STATUS_ACTIVE,
+        30,
+        "the scheduled start",
+    )
+    active = admin.campaigns.GetCampaign(get).campaign
+    assert active.occurrence.index == 0 and active.run_instance == 1
+    assert active.occurrence.end_time.ToSeconds() - active.occurrence.start_time.ToSeconds() == 3600
+    stopped = admin.campaigns.StopCampaign(cpb.StopCampaignRequest(name=created.name)).campaign
+    # The occurrence's instance ends; the series goes on (tomorrow's occurrence).
+    assert stopped.status == cpb.CAMPAIGN_STATUS_SCHEDULED and stopped.run_instance == 1
+    with pytest.raises(grpc.RpcError) as refused:
+        admin.campaigns.RunCampaign(cpb.RunCampaignRequest(name=created.name))
+    assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION

@@ -150,7 +150,7 @@ class Schedule(_message.Message):
     def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., timezone: _Optional[str] = ..., recurrence: _Optional[_Union[Recurrence, _Mapping]] = ..., allow_recurrence_precedence: _Optional[bool] = ...) -> None: ...
 
 class Campaign(_message.Message):
-    __slots__ = ("name", "display_name", "description", "contact_lists", "dnc_list", "priority", "dialing_mode", "start_flow_id", "queue_id", "pacing", "amd_enabled", "caller_id", "dialing_order", "max_attempts", "retry_period_minutes", "max_ring_time_seconds", "contactable_timings", "schedule", "status", "run_instance", "create_time", "update_time")
+    __slots__ = ("name", "display_name", "description", "contact_lists", "dnc_list", "priority", "dialing_mode", "start_flow_id", "queue_id", "pacing", "amd_enabled", "caller_id", "dialing_order", "max_attempts", "retry_period_minutes", "max_ring_time_seconds", "contactable_timings", "schedule", "status", "run_instance", "create_time", "update_time", "occurrence")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,7 @@ class Campaign(_message.Message):
     RUN_INSTANCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    OCCURRENCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     description: str
@@ -195,7 +196,18 @@ class Campaign(_message.Message):
     run_instance: int
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., contact_lists: _Optional[_Iterable[str]] = ..., dnc_list: _Optional[str] = ..., priority: _Optional[int] = ..., dialing_mode: _Optional[_Union[DialingMode, str]] = ..., start_flow_id: _Optional[str] = ..., queue_id: _Optional[str] = ..., pacing: _Optional[int] = ..., amd_enabled: _Optional[bool] = ..., caller_id: _Optional[str] = ..., dialing_order: _Optional[_Union[DialingOrder, str]] = ..., max_attempts: _Optional[int] = ..., retry_period_minutes: _Optional[int] = ..., max_ring_time_seconds: _Optional[int] = ..., contactable_timings: _Optional[_Union[ContactableTimings, _Mapping]] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., run_instance: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    occurrence: Occurrence
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., contact_lists: _Optional[_Iterable[str]] = ..., dnc_list: _Optional[str] = ..., priority: _Optional[int] = ..., dialing_mode: _Optional[_Union[DialingMode, str]] = ..., start_flow_id: _Optional[str] = ..., queue_id: _Optional[str] = ..., pacing: _Optional[int] = ..., amd_enabled: _Optional[bool] = ..., caller_id: _Optional[str] = ..., dialing_order: _Optional[_Union[DialingOrder, str]] = ..., max_attempts: _Optional[int] = ..., retry_period_minutes: _Optional[int] = ..., max_ring_time_seconds: _Optional[int] = ..., contactable_timings: _Optional[_Union[ContactableTimings, _Mapping]] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., run_instance: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurrence: _Optional[_Union[Occurrence, _Mapping]] = ...) -> None: ...
+
+class Occurrence(_message.Message):
+    __slots__ = ("index", "start_time", "end_time")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, index: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CampaignProgress(_message.Message):
     __slots__ = ("run_instance", "total", "dialed", "in_progress", "ready", "waiting", "completed", "remaining", "outcomes")
