@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -280,6 +281,11 @@ class ContactListStore:
         return first_seq, end - 1
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r(?!\Z)|\n)")
+"""One line with its end, as csv knows them (\n, \r\n, \r). A \r that ends the text so far
+is held back: the next chunk may start with the \n of a CRLF."""
+
+
 def _lines(chunks: Iterable[str | bytes]) -> Iterator[str]:
     """Re-cut chunks of any size into lines (keeping line ends, as csv wants). Byte chunks
     may split a UTF-8 character: they are decoded incrementally."""
@@ -292,9 +298,11 @@ def _lines(chunks: Iterable[str | bytes]) -> Iterator[str]:
             first = False
             text = text.removeprefix("\ufeff")
         pending += text
-        lines = pending.splitlines(keepends=True)
-        pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        yield from lines
+        end = 0
+        for line in _LINE.finditer(pending):
+            yield line.group()
+            end = line.end()
+        pending = pending[end:]
     pending += decoder.decode(b"", final=True)
     if pending:
         yield pending

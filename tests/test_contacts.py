@@ -30,12 +30,15 @@ def chunked(text: str, size: int) -> Iterator[bytes]:
         yield data[i : i + size]
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 10_000])
 def test_import_reports_every_bad_row_and_keeps_the_rest(
-    state: DialerState, chunk_size: int
+    state: DialerState, chunk_size: int, line_end: str
 ) -> None:
+    """Unix, Windows and old Mac line ends; chunks may split a CRLF or a character."""
     lst = state.lists.create("spring leads")
-    report = state.lists.import_csv(lst.id, chunked(CSV, chunk_size))
+    csv = CSV.replace("\n", line_end)
+    report = state.lists.import_csv(lst.id, chunked(csv, chunk_size))
     assert report.rows == 8
     assert report.accepted == 3
     reasons = {r.row: (r.field, r.reason.split(":")[0]) for r in report.rejected}
@@ -53,7 +56,7 @@ def test_import_reports_every_bad_row_and_keeps_the_rest(
         ("a8", "+12125550103"),
     ]
     assert contacts[0].fields == {"plan": "gold"} and contacts[0].timezone == "America/New_York"
-    assert contacts[1].name == "Eve, Jr." and contacts[2].fields == {"plan": "multi\nline"}
+    assert contacts[1].name == "Eve, Jr." and contacts[2].fields == {"plan": f"multi{line_end}line"}
     assert state.lists.get(lst.id).count == 3
 
 
