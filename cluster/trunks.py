@@ -66,6 +66,26 @@ class TrunkRegistry:
             raise AlreadyExists("trunk", "id", config.id)
         return config
 
+    def update(self, trunk_id: str, changes: dict[str, object]) -> TrunkConfig:
+        """Changes some fields of a registered trunk by compare-and-set, so two concurrent
+        changes (scale and drain) cannot lose one another. NotFound if it is not registered."""
+        key = self.keys.trunks()
+        with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.hget(key, trunk_id)
+                    if raw is None:
+                        raise NotFound("trunk", trunk_id)
+                    current = TrunkConfig.model_validate(msgpack.unpackb(raw))
+                    config = _validate({**current.model_dump(), **changes, "id": current.id})
+                    pipe.multi()
+                    pipe.hset(key, trunk_id, msgpack.packb(config.model_dump()))
+                    pipe.execute()
+                    return config
+                except redis.WatchError:
+                    continue
+
     def get(self, trunk_id: str) -> TrunkConfig:
         raw = self.r.hget(self.keys.trunks(), trunk_id)
         if raw is None:

@@ -49,9 +49,8 @@ class TrunkService(pb_grpc.TrunkServiceServicer):
     ) -> pb.ScaleTrunkResponse:
         def scale() -> pb.ScaleTrunkResponse:
             trunk_id = self._id(request.name)
-            config = self.trunks.get(trunk_id)
             with convert.request_paths():
-                self.trunks.put({**config.model_dump(), "channels": request.channels})
+                self.trunks.update(trunk_id, {"channels": request.channels})
             self.gw.engine.trunk_changed(trunk_id)
             return pb.ScaleTrunkResponse(trunk=self._proto(trunk_id))
 
@@ -62,8 +61,7 @@ class TrunkService(pb_grpc.TrunkServiceServicer):
     ) -> pb.DrainTrunkResponse:
         def drain() -> pb.DrainTrunkResponse:
             trunk_id = self._id(request.name)
-            config = self.trunks.get(trunk_id)
-            self.trunks.put(config.model_copy(update={"draining": True}))
+            self.trunks.update(trunk_id, {"draining": True})
             self.gw.engine.trunk_changed(trunk_id)
             return pb.DrainTrunkResponse(trunk=self._proto(trunk_id))
 
