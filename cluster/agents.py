@@ -20,6 +20,9 @@ from cluster.errors import FailedPrecondition, InvalidArgument, NotFound
 
 class AgentState(StrEnum):
     OFFLINE = "offline"
+    """Logged out."""
+    NOT_READY = "not_ready"
+    """Logged in but taking no calls (a break, training, after-call work of her own)."""
     AVAILABLE = "available"
     RESERVED = "reserved"
     """Held for a call being placed; becomes on_call on a live answer or available again."""
@@ -160,13 +163,15 @@ class AgentPool:
         return self._move(agent, AgentState.OFFLINE, now_ms)
 
     def set_available(self, agent_id: str, available: bool, now_ms: int) -> Agent:
-        """Agent-chosen states only: available, or offline ("not ready")."""
+        """Agent-chosen states only: available, or not ready (logged in, taking no calls).
+        Idle time restarts when she becomes available again."""
         agent = self.get(agent_id)
         if agent.state in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP):
             raise FailedPrecondition(f"agent {agent_id} is {agent.state}")
-        if available and agent.state is AgentState.AVAILABLE:
+        wanted = AgentState.AVAILABLE if available else AgentState.NOT_READY
+        if agent.state is wanted:
             return agent
-        return self._move(agent, AgentState.AVAILABLE if available else AgentState.OFFLINE, now_ms)
+        return self._move(agent, wanted, now_ms)
 
     def disposition(
         self, agent_id: str, code: str, now_ms: int, callback_at_ms: int = 0

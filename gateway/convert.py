@@ -543,6 +543,7 @@ def dnc_checks_to_proto(
 # Agents --------------------------------------------------------------------------------------
 _AGENT_STATE = {
     AgentState.OFFLINE: agent_pb.AGENT_STATE_OFFLINE,
+    AgentState.NOT_READY: agent_pb.AGENT_STATE_NOT_READY,
     AgentState.AVAILABLE: agent_pb.AGENT_STATE_AVAILABLE,
     AgentState.RESERVED: agent_pb.AGENT_STATE_RESERVED,
     AgentState.ON_CALL: agent_pb.AGENT_STATE_ON_CALL,
@@ -564,12 +565,19 @@ def agent_to_proto(queue_id: str, agent: Agent | Mapping[str, Any]) -> agent_pb.
 
 
 def wanted_availability(state: int) -> bool:
-    """SetAgentState's target: True for available, False for offline (not ready)."""
+    """SetAgentState's target: True for available, False for not ready."""
     if state == agent_pb.AGENT_STATE_AVAILABLE:
         return True
-    if state == agent_pb.AGENT_STATE_OFFLINE:
+    if state == agent_pb.AGENT_STATE_NOT_READY:
         return False
-    raise InvalidArgument([("state", "must be AGENT_STATE_AVAILABLE or AGENT_STATE_OFFLINE")])
+    raise InvalidArgument(
+        [
+            (
+                "state",
+                "must be AGENT_STATE_AVAILABLE or AGENT_STATE_NOT_READY (log out to go offline)",
+            )
+        ]
+    )
 
 
 def callback_ms(pb: agent_pb.SubmitDispositionRequest) -> int:

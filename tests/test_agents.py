@@ -100,9 +100,14 @@ def test_logout_refused_during_a_call(busy: str) -> None:
 def test_set_available() -> None:
     pool = pool_with(("ann", 0))
     assert pool.set_available("ann", True, 50).idle_since_ms == 0  # no-op when available
-    assert pool.set_available("ann", False, 100).state is AgentState.OFFLINE
+    not_ready = pool.set_available("ann", False, 100)
+    assert (not_ready.state, not_ready.state_since_ms) == (AgentState.NOT_READY, 100)
+    assert pool.most_idle_available() is None  # not ready takes no calls
+    assert pool.login("ann", 200).state is AgentState.NOT_READY  # already logged in
     agent = pool.set_available("ann", True, 300)
     assert (agent.state, agent.idle_since_ms) == (AgentState.AVAILABLE, 300)
+    pool.set_available("ann", False, 400)
+    assert pool.logout("ann", 500).state is AgentState.OFFLINE
 
 
 @pytest.mark.parametrize("available", [True, False])

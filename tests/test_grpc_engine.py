@@ -159,6 +159,13 @@ def test_agents_get_their_calls_and_file_dispositions(engine: tuple[Cluster, Ser
     assert all(e.campaign == created.name and e.call_id for e in connected)
     listed = admin.agents.ListAgents(apb.ListAgentsRequest(parent=f"queues/{queue}")).agents
     assert [(a.name, a.state) for a in listed] == [(agent, apb.AGENT_STATE_AVAILABLE)]
+    # A break: logged in, taking no calls; going offline is a logout.
+    set_state = ann.agents.SetAgentState
+    on_break = set_state(apb.SetAgentStateRequest(name=agent, state=apb.AGENT_STATE_NOT_READY))
+    assert on_break.agent.state == apb.AGENT_STATE_NOT_READY
+    with pytest.raises(grpc.RpcError) as refused:
+        set_state(apb.SetAgentStateRequest(name=agent, state=apb.AGENT_STATE_OFFLINE))
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert ann.agents.LogoutAgent(apb.LogoutAgentRequest(name=agent)).agent.state == (
         apb.AGENT_STATE_OFFLINE
     )

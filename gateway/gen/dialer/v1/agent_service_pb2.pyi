@@ -18,6 +18,7 @@ class AgentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGENT_STATE_RESERVED: _ClassVar[AgentState]
     AGENT_STATE_ON_CALL: _ClassVar[AgentState]
     AGENT_STATE_WRAP_UP: _ClassVar[AgentState]
+    AGENT_STATE_NOT_READY: _ClassVar[AgentState]
 
 class AssignmentEvent(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -30,6 +31,7 @@ AGENT_STATE_AVAILABLE: AgentState
 AGENT_STATE_RESERVED: AgentState
 AGENT_STATE_ON_CALL: AgentState
 AGENT_STATE_WRAP_UP: AgentState
+AGENT_STATE_NOT_READY: AgentState
 ASSIGNMENT_EVENT_UNSPECIFIED: AssignmentEvent
 ASSIGNMENT_EVENT_CONNECTED: AssignmentEvent
 ASSIGNMENT_EVENT_ENDED: AssignmentEvent
