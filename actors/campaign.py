@@ -39,7 +39,7 @@ from cluster.leads import Lease
 from cluster.lifecycle import IllegalTransition, Trigger
 from cluster.models import Campaign, CampaignStatus, DialingMode
 from cluster.runs import LeasedContact, RunInstance
-from cluster.scheduler import may_dial, may_dial_any, next_dial_time
+from cluster.scheduler import dial_deadline, may_dial, may_dial_any, next_dial_time
 from cluster.telephony import CallEventKind, OriginateRequest
 
 log = logging.getLogger(__name__)
@@ -194,12 +194,12 @@ class CampaignDialer:
         assert self.run is not None
         now_dt = self.clock.now()
         if not resend and not may_dial(campaign, lc.contact, now_dt):
-            opens = next_dial_time(campaign, lc.contact, now_dt)
-            # None: not within this occurrence; the lead waits for the instance to end.
-            until = int(opens.timestamp() * 1000) if opens else self.clock.now_ms() + 3_600_000
-            self.run.leads.defer(lc.lease, until)
-            self.counters["deferred_window"] += 1
+            self._defer_to_window(campaign, lc)
             return None
+        # The trunk refuses the call from this instant on; a resend outside the window may
+        # only be answered as a duplicate.
+        deadline = dial_deadline(campaign, lc.contact, now_dt)
+        dial_by_ms = int(deadline.timestamp() * 1000) if deadline else self.clock.now_ms()
         for trunk in sorted(trunks, key=lambda t: -t.free):
             if trunk.free <= 0:
                 break
@@ -219,6 +219,7 @@ class CampaignDialer:
                 agent_id=agent_id,
                 reservation=reservation,
                 tenant=self.cfg.tenant,
+                dial_by_ms=dial_by_ms,
             )
             result = await call_reliably(trunk.handle.originate, request, self.name)
             if result["result"] in ("placed", "duplicate"):
@@ -227,10 +228,22 @@ class CampaignDialer:
                 return str(result.get("call_id", ""))
             if result["result"] == "lease_lost":
                 return None  # the lead is no longer ours: nothing to give back
+            if result["result"] == "too_late":
+                self._defer_to_window(campaign, lc)
+                return None
             trunk.free = 0
         self.counters["refused"] += 1
         self.run.leads.defer(lc.lease, self.clock.now_ms() + REFUSED_RETRY_MS)
         return None
+
+    def _defer_to_window(self, campaign: Campaign, lc: LeasedContact) -> None:
+        """Gives a lead back, attempt not counted, until its window opens again."""
+        assert self.run is not None
+        opens = next_dial_time(campaign, lc.contact, self.clock.now())
+        # None: not within this occurrence; the lead waits for the instance to end.
+        until = int(opens.timestamp() * 1000) if opens else self.clock.now_ms() + 3_600_000
+        self.run.leads.defer(lc.lease, until)
+        self.counters["deferred_window"] += 1
 
     # Progressive ------------------------------------------------------------------------------
     def _pool(self, campaign: Campaign) -> Any | None:

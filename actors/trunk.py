@@ -85,6 +85,7 @@ class Trunk:
             "no_capacity": 0,
             "cps": 0,
             "lease_lost": 0,
+            "too_late": 0,
             "max_live": 0,
         }
         self._handles: dict[str, Any] = {}
@@ -112,7 +113,9 @@ class Trunk:
 
     async def originate(self, request: OriginateRequest, reply_to: str) -> dict[str, str]:
         """Places the call unless: it was placed before under the same idempotency key
-        (duplicate), the trunk is full or over its CPS, or the lead's lease is no longer held
+        (duplicate), its dial-by instant has passed (too_late: the contact's window or the
+        occurrence closed while the request was in flight), the trunk is full or over its
+        CPS, or the lead's lease is no longer held
         (lease_lost: it lapsed while this request was in flight, and the lead may already be
         someone else's)."""
         run = self.state.keys.campaign(request.campaign_id).run(request.instance)
@@ -120,10 +123,13 @@ class Trunk:
         if existing is not None:
             self.counters["duplicate"] += 1
             return {"result": "duplicate", "call_id": text(existing)}
+        now = self.clock.now_ms()
+        if request.dial_by_ms and now >= request.dial_by_ms:
+            self.counters["too_late"] += 1
+            return {"result": "too_late"}
         if self.config.draining or len(self.live) >= self.config.channels:
             self.counters["no_capacity"] += 1
             return {"result": "no_capacity"}
-        now = self.clock.now_ms()
         if not self.bucket.take(now):
             self.counters["cps"] += 1
             return {"result": "cps"}

@@ -29,7 +29,7 @@ from cluster.models import (
     Weekday,
 )
 from cluster.schedule import RESCRUB_LEAD, Occurrence, occurrences
-from cluster.windows import is_contactable, next_contactable
+from cluster.windows import is_contactable, next_contactable, window_closes
 
 
 class StepKind(StrEnum):
@@ -132,6 +132,19 @@ def may_dial(campaign: Campaign, contact: Contact | None, now: datetime) -> bool
         if running is None or not running.contains(now):
             return False
     return is_contactable(effective_timings(campaign), contact, now)
+
+
+def dial_deadline(campaign: Campaign, contact: Contact | None, now: datetime) -> datetime | None:
+    """The instant from which a call allowed now may no longer start: its window closes or the
+    occurrence ends. The trunk refuses the call from then on (a request can be delayed in
+    flight). None when no call may start now."""
+    closes = window_closes(effective_timings(campaign), contact, now)
+    if closes is None:
+        return None
+    running = campaign.occurrence if campaign.schedule is not None else None
+    if running is not None and running.end is not None:
+        closes = min(closes, running.end)
+    return closes
 
 
 def may_dial_any(campaign: Campaign, now: datetime) -> bool:

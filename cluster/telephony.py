@@ -70,6 +70,10 @@ class OriginateRequest:
     reservation: str = ""
     """The agent pool's reservation this call is placed under (progressive)."""
     tenant: str = "default"
+    dial_by_ms: int = 0
+    """The call may not start at or after this instant (epoch ms on the system clock): the
+    contact's window or the scheduled occurrence closes then. 0: no deadline. The trunk checks
+    it where the call is placed, so a request delayed in flight cannot dial late."""
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,21 @@ def is_contactable(timings: ContactableTimings, contact: Contact | None, when: d
     )
 
 
+def window_closes(
+    timings: ContactableTimings, contact: Contact | None, when: datetime
+) -> datetime | None:
+    """When the window open at `when` closes for this contact (the earliest close among its
+    zones); None if it is not open. Back-to-back windows count as closing at the seam, which
+    errs on the early side."""
+    closes = []
+    for zone in contact_zones(timings, contact):
+        ends = [end for start, end in _intervals(timings, zone, when, 2) if start <= when < end]
+        if not ends:
+            return None
+        closes.append(min(ends))
+    return min(closes)
+
+
 def next_contactable(
     timings: ContactableTimings, contact: Contact | None, when: datetime
 ) -> datetime | None:

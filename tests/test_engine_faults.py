@@ -4,6 +4,7 @@ runs still finish with every lead accounted for and no attempt dialed twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -147,6 +148,13 @@ def test_a_retried_originate_places_one_call(cluster: Cluster) -> None:
     again = ray.get(trunk.originate.remote(request, "nobody"))
     assert first["result"] == "placed"
     assert again == {"result": "duplicate", "call_id": first["call_id"]}
+    # Past its dial-by instant (the window closed while it was in flight) a request places
+    # nothing, but a resend of a placed call is still answered as the duplicate it is.
+    closed = state.clock.now_ms() - 1
+    late = dataclasses.replace(request, idempotency_key=f"{campaign.id}:1:x:1", dial_by_ms=closed)
+    assert ray.get(trunk.originate.remote(late, "nobody")) == {"result": "too_late"}
+    resent = dataclasses.replace(request, dial_by_ms=closed)
+    assert ray.get(trunk.originate.remote(resent, "nobody"))["result"] == "duplicate"
     assert state.r.hlen(state.keys.campaign(campaign.id).run(1).calls()) == 1
     time.sleep(0.2)
     assert ray.get(trunk.status.remote())["placed"] == 1

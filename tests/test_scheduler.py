@@ -19,6 +19,7 @@ from cluster.models import (
 from cluster.scheduler import (
     ScheduleStep,
     StepKind,
+    dial_deadline,
     due_step,
     effective_timings,
     has_next_occurrence,
@@ -282,6 +283,19 @@ def test_a_lead_whose_window_opens_after_the_occurrence_waits_for_the_next_run()
     assert may_dial_any(c, MON_10AM)  # other leads may be callable: lease and check each
     assert next_dial_time(c, honolulu, MON_10AM) is None
     assert not may_dial_any(c, utc(2026, 1, 5, 17))
+
+
+def test_the_dial_deadline_is_the_earlier_of_window_close_and_occurrence_end() -> None:
+    c = running_at(WEEKDAYS_10_TO_12, MON_10AM)
+    assert dial_deadline(c, None, MON_10AM) == utc(2026, 1, 5, 17)  # occurrence ends 12:00
+    late = running_at({**WEEKDAYS_10_TO_12, "end": "2026-01-09T20:00:00"}, MON_10AM)
+    late = late.model_copy(
+        update={"occurrence": late.occurrence.model_copy(update={"end": utc(2026, 1, 6)})}  # type: ignore[union-attr]
+    )
+    assert dial_deadline(late, None, MON_10AM) == utc(2026, 1, 5, 23)  # 18:00 window close
+    assert dial_deadline(late, None, utc(2026, 1, 5, 23)) is None  # closed
+    unscheduled = campaign(None, status=CampaignStatus.ACTIVE)
+    assert dial_deadline(unscheduled, None, MON_10AM) == utc(2026, 1, 5, 23)
 
 
 def test_precedence_needs_a_recurrence() -> None:

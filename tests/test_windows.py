@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cluster.models import Contact, ContactableTimings
-from cluster.windows import contact_zones, is_contactable, next_contactable
+from cluster.windows import contact_zones, is_contactable, next_contactable, window_closes
 
 NEW_YORK = "America/New_York"
 # 2026-01-05 is a Monday; New York is on EST (UTC-5) then, London on GMT (UTC+0).
@@ -109,6 +109,19 @@ def test_next_contactable_for_a_window_crossing_midnight() -> None:
     inside_on_tuesday = utc(2026, 1, 6, 6, 30)
     assert next_contactable(t, None, inside_on_tuesday) == inside_on_tuesday
     assert next_contactable(t, None, utc(2026, 1, 6, 8)) == utc(2026, 1, 13, 3)
+
+
+def test_window_closes_at_the_end_of_the_open_window_across_midnight() -> None:
+    t = timings({"mon": [{"start": "22:00", "end": "02:00"}]})
+    assert window_closes(t, None, utc(2026, 1, 6, 6, 30)) == utc(2026, 1, 6, 7)
+    assert window_closes(t, None, utc(2026, 1, 6, 7)) is None
+
+
+def test_window_closes_first_in_the_zone_that_closes_first() -> None:
+    t = timings(MON_9_TO_18, use_contact_timezone=True)
+    idaho = contact(phone="+12085550123")  # Mountain (Boise) and Pacific time
+    # 18:00 MST is 01:00 UTC; 18:00 PST is 02:00 UTC: Boise closes first.
+    assert window_closes(t, idaho, utc(2026, 1, 5, 20)) == utc(2026, 1, 6, 1)
 
 
 # Daylight saving time --------------------------------------------------------------------
