@@ -14,8 +14,6 @@ BENCHMARKS: dict[str, str] = {
     "dnc": "bench.dnc",
     "import": "bench.import_scrub",
     "dispatch": "bench.dispatch",
-    "latency": "bench.latency",
-    "memory": "bench.memory",
 }
 
 

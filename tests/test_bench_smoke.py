@@ -12,13 +12,21 @@ from bench.__main__ import BENCHMARKS
 EXPECTED = {
     "dnc": ["1. DNC at registry scale", "ceiling: SISMEMBER -P 16", "bytes/number"],
     "import": ["2. Contact import and scrub", "end to end", "baseline: Redis writes alone"],
+    "dispatch": ["3. Dial dispatch", "1 campaign", "ceiling: the same loop on Redis alone"],
 }
+NEEDS_RAY = {"dispatch"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_benchmark_runs_and_reports(
-    name: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    name: str,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
+    if name in NEEDS_RAY:
+        request.getfixturevalue("ray_cluster")  # the session's Ray: no second start-up
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("BENCH_WIDTH", "200")
     module = importlib.import_module(BENCHMARKS[name])
