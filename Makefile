@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make up` and `make test`. Each creates .venv and installs
 # the locked dependencies on first use.
-.PHONY: up test lint lock clean
+.PHONY: up test lint lock clean bench
 
 up:
 	@scripts/venv.sh
@@ -8,6 +8,11 @@ up:
 
 test:
 	@scripts/test.sh
+
+# Every benchmark in bench/ at full size, as quoted in README (ARGS="dnc --smoke" to pick).
+bench:
+	@scripts/venv.sh
+	@.venv/bin/python -m bench $(ARGS)
 
 lint:
 	@scripts/venv.sh

@@ -424,7 +424,9 @@ class Contact(_Model):
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> "Contact":
-        return cls.model_validate(record)
+        """A contact as stored: it was validated when written, so it is not parsed again (the
+        dialer reads one per lead; re-parsing its phone cost more than the rest of a lease)."""
+        return cls.model_construct(**record)
 
 
 def field_violations(exc: ValidationError) -> list[tuple[str, str]]:
