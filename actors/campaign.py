@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgpack
@@ -172,8 +173,91 @@ class CampaignDialer:
         leased = self.run.lease_contacts(
             now, n, self._ttl_ms, campaign.max_attempts, max_leased=campaign.pacing
         )
+        await self._place_many(campaign, leased, trunks)
+
+    async def _place_many(
+        self, campaign: Campaign, leased: list[LeasedContact], trunks: list[TrunkSlot]
+    ) -> None:
+        """Originates agentless leads in one batch per trunk, the trunks in parallel: one Ray
+        call per trunk and tick instead of one per lead. A lead no trunk takes waits a moment."""
+        assert self.run is not None
+        now_dt = self.clock.now()
+        batches: dict[str, tuple[TrunkSlot, list[tuple[LeasedContact, OriginateRequest]]]] = {}
+        order = sorted(trunks, key=lambda t: -t.free)
         for lc in leased:
-            await self._place(campaign, lc, trunks, agent_id=None)
+            if not may_dial(campaign, lc.contact, now_dt):
+                self._defer_to_window(campaign, lc)
+                continue
+            trunk = next((t for t in order if t.free > 0), None)
+            if trunk is None:
+                self._refused(lc)
+                continue
+            trunk.free -= 1
+            request = self._request(campaign, lc, now_dt, agent_id=None, reservation="")
+            batches.setdefault(trunk.trunk_id, (trunk, []))[1].append((lc, request))
+        results = await asyncio.gather(
+            *(
+                call_reliably(trunk.handle.originate_many, [r for _, r in batch], self.name)
+                for trunk, batch in batches.values()
+            ),
+            return_exceptions=True,
+        )
+        for (_, batch), answers in zip(batches.values(), results, strict=True):
+            if isinstance(answers, BaseException):
+                # The trunk is gone (its calls, if any, died with it): the leases lapse and the
+                # reaper settles them, attempt counted, as for any lost call.
+                log.warning("originate batch failed: %s", answers)
+                continue
+            for (lc, _), answer in zip(batch, answers, strict=True):
+                self._settle_originate(campaign, lc, answer)
+
+    def _settle_originate(
+        self, campaign: Campaign, lc: LeasedContact, answer: dict[str, str]
+    ) -> None:
+        """What a trunk's answer to one originate means for the lead."""
+        result = answer["result"]
+        if result in ("placed", "duplicate"):
+            self.counters["placed"] += 1
+        elif result == "too_late":
+            self._defer_to_window(campaign, lc)
+        elif result != "lease_lost":  # lease_lost: the lead is no longer ours
+            self._refused(lc)
+
+    def _refused(self, lc: LeasedContact) -> None:
+        assert self.run is not None
+        self.counters["refused"] += 1
+        self.run.leads.defer(lc.lease, self.clock.now_ms() + REFUSED_RETRY_MS)
+
+    def _request(
+        self,
+        campaign: Campaign,
+        lc: LeasedContact,
+        now_dt: datetime,
+        agent_id: str | None,
+        reservation: str,
+    ) -> OriginateRequest:
+        assert self.run is not None
+        # The trunk refuses the call from this instant on; a resend outside the window may
+        # only be answered as a duplicate.
+        deadline = dial_deadline(campaign, lc.contact, now_dt)
+        return OriginateRequest(
+            idempotency_key=attempt_key(
+                self.campaign_id, self.run.instance, lc.lease.lead, lc.lease.attempt
+            ),
+            campaign_id=self.campaign_id,
+            instance=self.run.instance,
+            lead=lc.lease.lead,
+            token=lc.lease.token,
+            attempt=lc.lease.attempt,
+            phone=lc.contact.phone,
+            caller_id=campaign.caller_id,
+            max_ring_s=campaign.max_ring_time_seconds,
+            amd=campaign.amd_enabled,
+            agent_id=agent_id,
+            reservation=reservation,
+            tenant=self.cfg.tenant,
+            dial_by_ms=int(deadline.timestamp() * 1000) if deadline else self.clock.now_ms(),
+        )
 
     @property
     def _ttl_ms(self) -> int:
@@ -196,44 +280,20 @@ class CampaignDialer:
         if not resend and not may_dial(campaign, lc.contact, now_dt):
             self._defer_to_window(campaign, lc)
             return None
-        # The trunk refuses the call from this instant on; a resend outside the window may
-        # only be answered as a duplicate.
-        deadline = dial_deadline(campaign, lc.contact, now_dt)
-        dial_by_ms = int(deadline.timestamp() * 1000) if deadline else self.clock.now_ms()
+        request = self._request(campaign, lc, now_dt, agent_id, reservation)
         for trunk in sorted(trunks, key=lambda t: -t.free):
             if trunk.free <= 0:
                 break
-            request = OriginateRequest(
-                idempotency_key=attempt_key(
-                    self.campaign_id, self.run.instance, lc.lease.lead, lc.lease.attempt
-                ),
-                campaign_id=self.campaign_id,
-                instance=self.run.instance,
-                lead=lc.lease.lead,
-                token=lc.lease.token,
-                attempt=lc.lease.attempt,
-                phone=lc.contact.phone,
-                caller_id=campaign.caller_id,
-                max_ring_s=campaign.max_ring_time_seconds,
-                amd=campaign.amd_enabled,
-                agent_id=agent_id,
-                reservation=reservation,
-                tenant=self.cfg.tenant,
-                dial_by_ms=dial_by_ms,
-            )
-            result = await call_reliably(trunk.handle.originate, request, self.name)
-            if result["result"] in ("placed", "duplicate"):
+            answer = await call_reliably(trunk.handle.originate, request, self.name)
+            if answer["result"] in ("placed", "duplicate"):
                 trunk.free -= 1
                 self.counters["placed"] += 1
-                return str(result.get("call_id", ""))
-            if result["result"] == "lease_lost":
-                return None  # the lead is no longer ours: nothing to give back
-            if result["result"] == "too_late":
-                self._defer_to_window(campaign, lc)
+                return str(answer.get("call_id", ""))
+            if answer["result"] in ("lease_lost", "too_late"):
+                self._settle_originate(campaign, lc, answer)
                 return None
             trunk.free = 0
-        self.counters["refused"] += 1
-        self.run.leads.defer(lc.lease, self.clock.now_ms() + REFUSED_RETRY_MS)
+        self._refused(lc)
         return None
 
     def _defer_to_window(self, campaign: Campaign, lc: LeasedContact) -> None:
@@ -328,10 +388,15 @@ class CampaignDialer:
         )
 
     # Events -----------------------------------------------------------------------------------
-    async def on_call_event(self, report: CallReport) -> None:
+    async def on_call_events(self, reports: list[CallReport]) -> None:
+        """Call events in the order a trunk saw them; the campaign is read once per batch."""
+        campaign = self.refresh()
+        for report in reports:
+            await self._on_call_event(campaign, report)
+
+    async def _on_call_event(self, campaign: Campaign | None, report: CallReport) -> None:
         self.counters["events"] += 1
         req = report.request
-        campaign = self.refresh()
         run = self._open(req.instance)
         if campaign is None or run is None or report.kind is CallEventKind.RINGING:
             return
@@ -422,11 +487,11 @@ class CampaignActor:
         """Re-read the campaign now (after run, pause, resume, stop, edit)."""
         self._wake.set()
 
-    async def on_call_event(self, report: CallReport) -> None:
+    async def on_call_events(self, reports: list[CallReport]) -> None:
         try:
-            await self.dialer.on_call_event(report)
+            await self.dialer.on_call_events(reports)
         except Exception:
-            log.exception("call event %s %s failed", report.call_id, report.kind)
+            log.exception("call events %s failed", [(r.call_id, r.kind) for r in reports])
             raise
         self._wake.set()
 
