@@ -18,6 +18,7 @@ import ray
 from actors.runtime import RuntimeConfig, find_actor
 from cluster.codec import text
 from cluster.dialing import is_live_answer
+from cluster.errors import NotFound
 from cluster.leads import LeadState, Lease
 from cluster.logs import call_fields
 from cluster.metrics import call_end_increments, originated_field
@@ -166,7 +167,8 @@ class Trunk:
         pipe.hset(counters, "last_originated_ms", now)
         pipe.execute()
         self.state.r.hset(self.calls_key, call_id, request.campaign_id)
-        log.debug("call placed", extra=call_fields(request, call_id, "placed"))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call placed", extra=call_fields(request, call_id, "placed"))
         live = LiveCall(request, reply_to)
         self.live[call_id] = live
         self.counters["placed"] += 1
@@ -203,7 +205,8 @@ class Trunk:
         live = self.live.get(call_id)
         if live is None:
             return  # the call already ended (e.g. cancelled at max ring time)
-        log.debug("call %s", event.kind.value, extra=call_fields(live.request, call_id, event.kind))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call %s", event.kind, extra=call_fields(live.request, call_id, event.kind))
         if is_live_answer(event.kind) or event.kind is CallEventKind.ANSWERED_MACHINE:
             live.answered = True
             live.answer = event.kind.value
@@ -304,7 +307,13 @@ class Trunk:
         if mode is None:
             run = self.state.keys.campaign(campaign_id).run(instance)
             raw = self.state.r.hget(run.meta(), "mode")
-            mode = text(raw) if raw else self.state.campaigns.get(campaign_id).dialing_mode.value
+            if raw:
+                mode = text(raw)
+            else:  # a run seeded before modes were recorded
+                try:
+                    mode = self.state.campaigns.get(campaign_id).dialing_mode.value
+                except NotFound:
+                    mode = "unknown"  # counted nowhere the exporter reads
             self._modes[(campaign_id, instance)] = mode
         return self.state.keys.campaign(campaign_id).counters(mode)
 
