@@ -468,6 +468,7 @@ class CampaignDialer:
 @ray.remote
 class CampaignActor:
     def __init__(self, cfg: RuntimeConfig, campaign_id: str, replica: int = 0) -> None:
+        cfg.configure_logging()
         self.dialer = CampaignDialer(cfg, campaign_id, replica)
         self._wake = asyncio.Event()
         self._loop = asyncio.get_event_loop().create_task(self._run())

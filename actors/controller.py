@@ -170,6 +170,7 @@ class Registry:
 @ray.remote
 class Controller:
     def __init__(self, cfg: RuntimeConfig) -> None:
+        cfg.configure_logging()
         self.registry = Registry(cfg)
         self._loop = asyncio.get_event_loop().create_task(self._run())
 

@@ -248,6 +248,7 @@ class PoolDispatcher:
 @ray.remote
 class AgentPoolActor:
     def __init__(self, cfg: RuntimeConfig, queue_id: str, seed: int | None = None) -> None:
+        cfg.configure_logging()
         self.pool = PoolDispatcher(cfg, queue_id, seed)
         self._wake = asyncio.Event()
         self._loop = asyncio.get_event_loop().create_task(self._run())

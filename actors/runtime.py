@@ -9,6 +9,7 @@ from typing import Any
 
 import ray
 
+from cluster import logs
 from cluster.clock import Clock, ScaledClock, SystemClock
 from cluster.state import DialerState, connect
 from cluster.telephony import CarrierProfile
@@ -39,6 +40,14 @@ class RuntimeConfig:
     start); the dialer ends its own occurrence to the tick."""
     clock_skips: tuple[tuple[int, int], ...] = ()
     """Virtual time jumps (at_ms, skip_ms), see ScaledClock: demos and tests skip idle nights."""
+    log_level: str = "INFO"
+    """DIALER_LOG_LEVEL for the actors (passed here: worker nodes do not share our env)."""
+    log_phone_numbers: bool = False
+    """DIALER_LOG_PHONE_NUMBERS: phone numbers in log lines at INFO and above."""
+
+    def configure_logging(self) -> None:
+        """JSON logs in this (actor) process, at the configured level."""
+        logs.configure(self.log_level, self.log_phone_numbers)
 
     def clock(self) -> Clock:
         if self.time_scale == 1.0 and self.clock_origin_real_s is None and not self.clock_skips:

@@ -18,7 +18,10 @@ import ray
 from actors.runtime import RuntimeConfig, find_actor
 from cluster.codec import text
 from cluster.dialing import is_live_answer
+from cluster.errors import NotFound
 from cluster.leads import LeadState, Lease
+from cluster.logs import call_fields
+from cluster.metrics import call_end_increments, originated_field
 from cluster.models import DialingOrder
 from cluster.telephony import (
     CallEvent,
@@ -47,6 +50,7 @@ class LiveCall:
     answered: bool = False
     answer: str = ""
     """How the call was answered (answered_human, answered_machine, answered)."""
+    answer_ms: int = 0
     ring_timer: asyncio.Task[None] | None = None
     events: list[str] = field(default_factory=list)
 
@@ -94,6 +98,11 @@ class Trunk:
         """Call events waiting to be delivered, per dialer, in the order they happened."""
         self._flushing: set[str] = set()
         self._runs: dict[tuple[str, int], LeadState] = {}
+        self._modes: dict[tuple[str, int], str] = {}
+        # Channels in use, as the metrics exporter sees them; the calls of an earlier life of
+        # this trunk died with it.
+        self.calls_key = self.state.keys.trunk_calls(trunk_id)
+        self.state.r.delete(self.calls_key)
 
     def reload(self) -> dict[str, Any]:
         self.config = self.state.trunks.get(self.trunk_id)
@@ -148,7 +157,9 @@ class Trunk:
             self.counters["duplicate"] += 1
             existing = self.state.r.hget(run.idempotency(), request.idempotency_key)
             return {"result": "duplicate", "call_id": text(existing or b"")}
-        self.state.r.hset(
+        counters = self._counters(request.campaign_id, request.instance)
+        pipe = self.state.r.pipeline(transaction=True)  # the record and its count, at once
+        pipe.hset(
             run.calls(),
             call_id,
             msgpack.packb(
@@ -161,6 +172,12 @@ class Trunk:
                 }
             ),
         )
+        pipe.hincrby(counters, originated_field(self.trunk_id), 1)
+        pipe.hset(counters, "last_originated_ms", now)
+        pipe.execute()
+        self.state.r.hset(self.calls_key, call_id, request.campaign_id)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call placed", extra=call_fields(request, call_id, "placed"))
         live = LiveCall(request, reply_to)
         self.live[call_id] = live
         self.counters["placed"] += 1
@@ -197,9 +214,12 @@ class Trunk:
         live = self.live.get(call_id)
         if live is None:
             return  # the call already ended (e.g. cancelled at max ring time)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call %s", event.kind, extra=call_fields(live.request, call_id, event.kind))
         if is_live_answer(event.kind) or event.kind is CallEventKind.ANSWERED_MACHINE:
             live.answered = True
             live.answer = event.kind.value
+            live.answer_ms = event.at_ms
             if live.ring_timer is not None:
                 live.ring_timer.cancel()
         if event.kind in TERMINAL:
@@ -263,8 +283,24 @@ class Trunk:
         run = self.state.keys.campaign(req.campaign_id).run(req.instance)
         raw = self.state.r.hget(run.calls(), call_id)
         record = msgpack.unpackb(raw) if raw else {}
-        record.update({"end_ms": event.at_ms, "end": event.kind.value, "answer": live.answer})
-        self.state.r.hset(run.calls(), call_id, msgpack.packb(record))
+        record.update(
+            {
+                "end_ms": event.at_ms,
+                "end": event.kind.value,
+                "answer": live.answer,
+                "answer_ms": live.answer_ms,
+            }
+        )
+        counters = self._counters(req.campaign_id, req.instance)
+        increments = call_end_increments(
+            int(record.get("start_ms", event.at_ms)), live.answer_ms, event.at_ms, live.answer
+        )
+        pipe = self.state.r.pipeline(transaction=True)  # the record and its counts, at once
+        pipe.hset(run.calls(), call_id, msgpack.packb(record))
+        for name, amount in increments.items():
+            pipe.hincrby(counters, name, amount)
+        pipe.execute()
+        self.state.r.hdel(self.calls_key, call_id)
 
     def _handle(self, name: str) -> Any | None:
         handle = self._handles.get(name)
@@ -288,6 +324,22 @@ class Trunk:
             renewed += self._lead_state(campaign_id, instance).renew(leases, until)
         return renewed
 
+    def _counters(self, campaign_id: str, instance: int) -> str:
+        """The counters hash of the run's campaign and mode (the mode is fixed per run)."""
+        mode = self._modes.get((campaign_id, instance))
+        if mode is None:
+            run = self.state.keys.campaign(campaign_id).run(instance)
+            raw = self.state.r.hget(run.meta(), "mode")
+            if raw:
+                mode = text(raw)
+            else:  # a run seeded before modes were recorded
+                try:
+                    mode = self.state.campaigns.get(campaign_id).dialing_mode.value
+                except NotFound:
+                    mode = "unknown"  # counted nowhere the exporter reads
+            self._modes[(campaign_id, instance)] = mode
+        return self.state.keys.campaign(campaign_id).counters(mode)
+
     def _lead_state(self, campaign_id: str, instance: int) -> LeadState:
         """One LeadState per run, kept: building one registers seven scripts, and originate
         and the renewal loop both need it for every call."""
@@ -303,6 +355,7 @@ class Trunk:
 @ray.remote
 class TrunkActor:
     def __init__(self, cfg: RuntimeConfig, trunk_id: str) -> None:
+        cfg.configure_logging()
         self.trunk = Trunk(cfg, trunk_id)
         self._renewer = asyncio.get_event_loop().create_task(self._renew_loop())
 

@@ -237,6 +237,13 @@ class ContactListStore:
         except BaseException:
             self.r.unlink(stage.contacts(), stage.phones())
             raise
+        # Counted once the segment is committed (another hash slot, so not in the same step:
+        # a crash between the two loses one import's count, never counts one twice).
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hincrby(self.keys.counters(), "import_rows:accepted", report.accepted)
+        pipe.hincrby(self.keys.counters(), "import_rows:rejected", len(report.rejected))
+        pipe.hincrby(self.keys.counters(), "imports", 1)
+        pipe.execute()
         return report
 
     def _write_batch(

@@ -59,6 +59,15 @@ class TenantKeys:
         by MAXLEN; the gateway's WatchAssignments reads it."""
         return f"{self.root}:{{q:{queue_id}}}:assignments:{agent_id}"
 
+    def trunk_calls(self, trunk_id: str) -> str:
+        """HASH call id -> campaign id of the calls live on one trunk (channels in use), kept
+        by its TrunkActor and emptied when that actor starts (its calls died with it)."""
+        return f"{self.root}:{{t:{trunk_id}}}:calls"
+
+    def counters(self) -> str:
+        """HASH tenant-wide monotonic counters for metrics (import rows accepted/rejected)."""
+        return f"{self.root}:counters"
+
     def request(self, method: str, request_id: str) -> str:
         """STRING msgpack [request fingerprint, serialized response or nil while in progress]:
         makes a mutating API call idempotent on its request_id (AIP-155); expires."""
@@ -89,6 +98,13 @@ class CampaignKeys:
     def instances(self) -> str:
         """SET of run instance numbers that have lead state (for cleanup)."""
         return f"{self.base}:instances"
+
+    def counters(self, mode: str) -> str:
+        """HASH of the campaign's monotonic counters for metrics, one hash per dialing mode
+        (a run's mode is fixed, so each hash only grows): call outcomes, DNC blocks, calls
+        originated per trunk, live answers, ring and talk histogram buckets. Incremented in
+        the same atomic step as the state change they count; kept across run instances."""
+        return f"{self.base}:counters:{mode}"
 
     def run(self, instance: int) -> RunKeys:
         return RunKeys(f"{self.base}:r:{instance}")

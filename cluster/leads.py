@@ -40,6 +40,14 @@ local function rank(lead, order, seed)
 end
 """
 
+# Shared by the scripts that record outcomes. KEYS[10], when given, is the campaign's counters
+# hash (keys.py CampaignKeys.counters): metrics counted in the same step as the state change.
+_COUNT_LUA = """
+local function count(field)
+  if KEYS[10] then redis.call('HINCRBY', KEYS[10], field, 1) end
+end
+"""
+
 # KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
 # ARGV: now_ms, n, ttl_ms, max_attempts, order, seed, promote_limit, max_leased
 # Moves due waiting leads to ready, then leases up to n leads from the head of ready, never
@@ -85,10 +93,13 @@ return out
 """
 )
 
-# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo,
+#       [counters]
 # ARGV: lead, token, kind ('defer' | 'final'), until_ms (defer) or outcome (final)
 # Gives back a lease on which no call was placed: the attempt is taken back.
-RELEASE_LUA = """
+RELEASE_LUA = (
+    _COUNT_LUA
+    + """
 local lead = ARGV[1]
 if redis.call('HGET', KEYS[3], lead) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[3], lead)
@@ -101,17 +112,22 @@ else
   redis.call('HSET', KEYS[6], lead, ARGV[4])
   redis.call('HINCRBY', KEYS[7], ARGV[4], 1)
   redis.call('HINCRBY', KEYS[7], 'completed', 1)
+  count('skip:' .. ARGV[4])
 end
 return 1
 """
+)
 
-# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo,
+#       [counters]
 # ARGV: now_ms, lead, token, outcome, mode (0 final | 1 retry | 2 hold), retry_at_ms,
 #       max_attempts, min_retry_ms
 # Records the outcome of a dialed attempt. Returns 0 stale lease, 1 final, 2 scheduled retry,
 # 3 held for an agent's disposition (in waiting with an infinite score: never due, but the
 # run is not exhausted until `dispose` settles it).
-COMPLETE_LUA = """
+COMPLETE_LUA = (
+    _COUNT_LUA
+    + """
 local now = tonumber(ARGV[1])
 local lead = ARGV[2]
 if redis.call('HGET', KEYS[3], lead) ~= ARGV[3] then return 0 end
@@ -119,6 +135,7 @@ redis.call('HDEL', KEYS[3], lead)
 redis.call('ZREM', KEYS[4], lead)
 redis.call('HINCRBY', KEYS[7], 'dialed', 1)
 redis.call('HINCRBY', KEYS[7], ARGV[4], 1)
+count('call:' .. ARGV[4])
 redis.call('HSET', KEYS[8], lead, ARGV[4])
 if ARGV[5] ~= '2' then redis.call('HDEL', KEYS[9], lead) end
 if ARGV[5] == '2' then
@@ -151,6 +168,7 @@ redis.call('HSET', KEYS[6], lead, ARGV[4])
 redis.call('HINCRBY', KEYS[7], 'completed', 1)
 return 1
 """
+)
 
 # KEYS: leases, lease_exp    ARGV: expiry_ms, lead_1, token_1, lead_2, token_2, ...
 # Extends leases still held with the given token; returns how many.
@@ -165,11 +183,14 @@ end
 return renewed
 """
 
-# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
+# KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo,
+#       [counters]
 # ARGV: now_ms, limit, max_attempts, retry_ms
 # Takes back lapsed leases. Their attempt stands (a call may have been placed), so each lead
 # waits a full retry period, or is final if it has no attempts left. Returns the leads.
-REAP_LUA = """
+REAP_LUA = (
+    _COUNT_LUA
+    + """
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, lead in ipairs(lapsed) do
@@ -178,6 +199,7 @@ for _, lead in ipairs(lapsed) do
   redis.call('ZREM', KEYS[4], lead)
   redis.call('HINCRBY', KEYS[7], 'dialed', 1)
   redis.call('HINCRBY', KEYS[7], 'lease_expired', 1)
+  count('call:lease_expired')
   redis.call('HSET', KEYS[8], lead, 'lease_expired')
   local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
   if made < tonumber(ARGV[3]) then
@@ -189,6 +211,7 @@ for _, lead in ipairs(lapsed) do
 end
 return lapsed
 """
+)
 
 
 # KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo
@@ -254,12 +277,21 @@ class LeadState:
     """Atomic operations on one run instance's leads."""
 
     def __init__(
-        self, client: redis.Redis, keys: RunKeys, order: DialingOrder, seed: str = "0"
+        self,
+        client: redis.Redis,
+        keys: RunKeys,
+        order: DialingOrder,
+        seed: str = "0",
+        counters: str | None = None,
     ) -> None:
         self.r = client
         self.k = keys
         self.order = order
         self.seed = seed
+        self.counters = counters
+        """The campaign's counters hash (metrics): outcomes are counted there too, in the same
+        script, as `call:<outcome>` (dialed), `skip:<outcome>` (final undialed) and
+        `seed:<outcome>` (final at seeding). None counts nothing."""
         self._lease = client.register_script(LEASE_LUA)
         self._release = client.register_script(RELEASE_LUA)
         self._complete = client.register_script(COMPLETE_LUA)
@@ -280,6 +312,7 @@ class LeadState:
             k.progress(),
             k.last_outcome(),
             k.pending_dispositions(),
+            *([self.counters] if self.counters else []),
         ]
 
     # Seeding -----------------------------------------------------------------------------
@@ -294,6 +327,8 @@ class LeadState:
             pipe.hset(self.k.final(), mapping={str(i): o for i, o in final.items()})
             for outcome, count in _count(final.values()).items():
                 pipe.hincrby(self.k.progress(), outcome, count)
+                if self.counters:
+                    pipe.hincrby(self.counters, f"seed:{outcome}", count)
             pipe.hincrby(self.k.progress(), "completed", len(final))
         pipe.hincrby(self.k.progress(), "total", len(ready) + len(final))
         pipe.execute()

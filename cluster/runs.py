@@ -106,6 +106,7 @@ class RunInstance:
         order: DialingOrder,
         sources: list[Source],
         dnc_list_id: str | None,
+        mode: str | None = None,
     ) -> None:
         self.r = client
         self.keys = keys.campaign(campaign_id).run(instance)
@@ -115,7 +116,13 @@ class RunInstance:
         self.instance = instance
         self.sources = sources
         self.dnc_list_id = dnc_list_id
-        self.leads = LeadState(client, self.keys, order, seed=f"{campaign_id}:{instance}")
+        self.mode = mode
+        """The campaign's dialing mode for this instance (fixed while it runs); None for an
+        instance seeded before modes were recorded, whose outcomes are not counted."""
+        counters = keys.campaign(campaign_id).counters(mode) if mode else None
+        self.leads = LeadState(
+            client, self.keys, order, seed=f"{campaign_id}:{instance}", counters=counters
+        )
 
     # Creating ----------------------------------------------------------------------------
     @classmethod
@@ -139,7 +146,7 @@ class RunInstance:
             offset += bound
         run = cls(
             client, keys, lists, dnc, campaign.id, instance,
-            campaign.dialing_order, sources, campaign.dnc_list_id,
+            campaign.dialing_order, sources, campaign.dnc_list_id, campaign.dialing_mode.value,
         )  # fmt: skip
         client.delete(*run.keys.all())
         client.hset(
@@ -148,6 +155,7 @@ class RunInstance:
                 "sources": msgpack.packb([[s.list_id, s.offset, s.bound] for s in sources]),
                 "order": campaign.dialing_order.value,
                 "dnc_list_id": campaign.dnc_list_id or "",
+                "mode": campaign.dialing_mode.value,
                 "created_at": time.time(),
             },
         )
@@ -203,6 +211,7 @@ class RunInstance:
             client, keys, lists, dnc, campaign_id, instance,
             DialingOrder(text(meta[b"order"])), sources,
             text(meta.get(b"dnc_list_id", b"")) or None,
+            text(meta.get(b"mode", b"")) or None,
         )  # fmt: skip
 
     # Leads and contacts ------------------------------------------------------------------

@@ -8,6 +8,7 @@ names it, so a failed seed leaves the campaign as it was.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -35,9 +36,17 @@ from cluster.lifecycle import (
     clone_campaign,
     initial_status,
 )
-from cluster.models import Campaign, CampaignStatus, OccurrenceWindow, field_violations
+from cluster.models import (
+    Campaign,
+    CampaignStatus,
+    DialingMode,
+    OccurrenceWindow,
+    field_violations,
+)
 from cluster.runs import RunInstance, ScrubReport, SeedReport, scrub
 from cluster.scheduler import has_next_occurrence
+
+log = logging.getLogger(__name__)
 
 FINISHED_RUN_RETENTION_S = 7 * 24 * 3600
 """How long a finished run instance's lead state and call records stay once a newer instance
@@ -203,7 +212,7 @@ class CampaignStore:
         if self.id_for_name(campaign.name) == campaign_id:
             self.r.hdel(self.keys.campaign_names(), campaign.name)
         self._drop_instances(campaign_id, keep=None)
-        self.r.delete(ck.scrub(), ck.instances())
+        self.r.delete(ck.scrub(), ck.instances(), *(ck.counters(m.value) for m in DialingMode))
 
     # Lifecycle -----------------------------------------------------------------------------
     def act(self, campaign_id: str, action: Action) -> Campaign:
@@ -307,6 +316,19 @@ class CampaignStore:
             raise
         if plan.new_instance:
             self._retire_instances(campaign_id, current=instance)
+        if updated.status != before.status or plan.new_instance:
+            log.info(
+                "campaign %s: %s -> %s",
+                campaign_id,
+                before.status.value,
+                updated.status.value,
+                extra={
+                    "campaign_id": campaign_id,
+                    "instance": instance,
+                    "from_status": before.status.value,
+                    "status": updated.status.value,
+                },
+            )
         return updated
 
     def _cas(self, campaign_id: str, change: Callable[[Campaign], Campaign]) -> Campaign:

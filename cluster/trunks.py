@@ -102,6 +102,7 @@ class TrunkRegistry:
     def remove(self, trunk_id: str) -> None:
         if not self.r.hdel(self.keys.trunks(), trunk_id):
             raise NotFound("trunk", text(trunk_id))
+        self.r.delete(self.keys.trunk_calls(trunk_id))
 
 
 def _validate(data: dict[str, object] | TrunkConfig) -> TrunkConfig:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from cluster import logs
 from cluster.config import Settings
 from cluster.redis_server import EmbeddedRedis
 from cluster.state import connect
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console()
     settings = Settings.from_env()
+    log_level, log_phones = logs.settings_from_env()
+    logs.configure(log_level, log_phones)
     embedded: EmbeddedRedis | None = None
     gateway: GatewayServer | None = None
     if settings.redis_url:
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                 redis_url=redis_url,
                 prefix=settings.key_prefix,
                 default_region=settings.default_region,
+                log_level=log_level,
+                log_phone_numbers=log_phones,
             )
             registry = ray.get(start_controller(runtime).reconcile.remote())
             console.print(f"[green]controller[/] up, {len(registry['actors'])} actors")
@@ -109,6 +114,8 @@ def _start_gateway(console: Console, settings: Settings, redis_url: str) -> Gate
     port = server.start()
     scheme = "TLS" if server.tls else "plaintext"
     console.print(f"[green]gateway[/] on {server.config.address} (port {port}, {scheme})")
+    if server.metrics is not None:
+        console.print(f"[green]metrics[/] on http://{server.metrics.address}/metrics")
     return server
 
 

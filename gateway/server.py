@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from gateway.gen.dialer.v1 import (
     trunk_service_pb2_grpc,
 )
 from gateway.idempotency import Idempotency
+from gateway.metrics import DEFAULT_ADDRESS as DEFAULT_METRICS_ADDRESS
+from gateway.metrics import GrpcMetrics, MetricsEndpoint, build_registry
 from gateway.services.agents import AgentService
 from gateway.services.base import CURRENT_PRINCIPAL, Gateway, Streams
 from gateway.services.campaigns import CampaignService
@@ -73,6 +76,9 @@ class ServerConfig:
     """Concurrent calls (each open stream holds one)."""
     grace_s: float = 10.0
     """DIALER_GRPC_GRACE_S: how long calls in flight may finish at shutdown."""
+    metrics_address: str | None = None
+    """DIALER_METRICS_ADDRESS: host:port of the Prometheus endpoint (from the environment:
+    127.0.0.1:9464 unless set; "off" serves none). None here: no endpoint."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ServerConfig:
@@ -86,37 +92,62 @@ class ServerConfig:
             tls_key=Path(key) if key else None,
             max_workers=int(env.get("DIALER_GRPC_WORKERS") or cls.max_workers),
             grace_s=float(env.get("DIALER_GRPC_GRACE_S") or cls.grace_s),
+            metrics_address=_metrics_address(env.get("DIALER_METRICS_ADDRESS")),
         )
 
 
+def _metrics_address(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return DEFAULT_METRICS_ADDRESS
+    return None if value.strip().lower() in ("off", "none", "0") else value.strip()
+
+
 def _guard_behavior(
-    kind: str, behavior: Callable[..., Any], principal: Principal | None, refusal: Exception | None
+    kind: str,
+    behavior: Callable[..., Any],
+    principal: Principal | None,
+    refusal: Exception | None,
+    observe: Callable[[str, float], None],
 ) -> Callable[..., Any]:
-    """The handler behavior, run as `principal`, with every exception made a status."""
+    """The handler behavior, run as `principal`, with every exception made a status, and its
+    status code and duration reported to `observe` once it is over."""
     if kind.endswith("_stream"):  # the response is a stream
 
         def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             CURRENT_PRINCIPAL.set(principal)
+            started, code = time.perf_counter(), "OK"
             try:
-                if refusal is not None:
-                    raise refusal
-                yield from behavior(request, context)
-                return
-            except Exception as exc:
-                status = to_status(exc)
-            context.abort_with_status(status)
+                try:
+                    if refusal is not None:
+                        raise refusal
+                    yield from behavior(request, context)
+                    return
+                except GeneratorExit:  # the client went away
+                    code = "CANCELLED"
+                    raise
+                except Exception as exc:
+                    status = to_status(exc)
+                    code = status.code.name
+                context.abort_with_status(status)
+            finally:
+                observe(code, time.perf_counter() - started)
 
         return streaming
 
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
         CURRENT_PRINCIPAL.set(principal)
+        started, code = time.perf_counter(), "OK"
         try:
-            if refusal is not None:
-                raise refusal
-            return behavior(request, context)
-        except Exception as exc:
-            status = to_status(exc)
-        context.abort_with_status(status)
+            try:
+                if refusal is not None:
+                    raise refusal
+                return behavior(request, context)
+            except Exception as exc:
+                status = to_status(exc)
+                code = status.code.name
+            context.abort_with_status(status)
+        finally:
+            observe(code, time.perf_counter() - started)
 
     return unary
 
@@ -130,10 +161,18 @@ _KINDS = {
 
 
 class Guard(grpc.ServerInterceptor):
-    """Authentication, authorization and error mapping for every dialer.v1 call."""
+    """Authentication, authorization, error mapping and request metrics for every dialer.v1
+    call (unknown methods are not counted: their names come from clients, unbounded)."""
 
-    def __init__(self, tokens: TokenTable) -> None:
+    def __init__(self, tokens: TokenTable, metrics: GrpcMetrics | None = None) -> None:
         self.tokens = tokens
+        self.metrics = metrics
+
+    def _observer(self, method: str) -> Callable[[str, float], None]:
+        metrics = self.metrics
+        if metrics is None:
+            return lambda code, seconds: None
+        return lambda code, seconds: metrics.observe(method, code, seconds)
 
     def intercept_service(
         self,
@@ -155,7 +194,7 @@ class Guard(grpc.ServerInterceptor):
             behavior = getattr(handler, kind)
             if behavior is not None:
                 return make(
-                    _guard_behavior(kind, behavior, principal, refusal),
+                    _guard_behavior(kind, behavior, principal, refusal, self._observer(method)),
                     request_deserializer=handler.request_deserializer,
                     response_serializer=handler.response_serializer,
                 )
@@ -185,11 +224,15 @@ class GatewayServer:
             streams=streams or Streams(),
         )
         self.health = health.HealthServicer()
+        self.metrics_registry, grpc_metrics = build_registry(state)
+        self.metrics: MetricsEndpoint | None = None
+        if self.config.metrics_address:
+            self.metrics = MetricsEndpoint(self.metrics_registry, self.config.metrics_address)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(
                 max_workers=self.config.max_workers, thread_name_prefix="grpc"
             ),
-            interceptors=[Guard(tokens)],
+            interceptors=[Guard(tokens, grpc_metrics)],
         )
         gw = self.gateway
         campaign_service_pb2_grpc.add_CampaignServiceServicer_to_server(
@@ -225,6 +268,9 @@ class GatewayServer:
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway listening on %s (port %d)", cfg.address, self.port)
+        if self.metrics is not None:
+            port = self.metrics.start()
+            log.info("metrics on %s (port %d)", self.metrics.address, port)
         return self.port
 
     @property
@@ -240,3 +286,5 @@ class GatewayServer:
         self.gateway.stopping.set()
         grace = self.config.grace_s if grace_s is None else grace_s
         self.server.stop(grace).wait()
+        if self.metrics is not None:
+            self.metrics.stop()

@@ -10,5 +10,7 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== promtool"
+scripts/promtool.sh >/dev/null
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,3 +72,15 @@ def ray_cluster() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Path of promtool, fetched into .venv/tools on first use (scripts/promtool.sh).
+    DIALER_NO_PROMTOOL=1 skips the tests that need it (CI never sets it)."""
+    if os.environ.get("DIALER_NO_PROMTOOL"):
+        pytest.skip("DIALER_NO_PROMTOOL is set")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "promtool.sh"
+    found = subprocess.run([str(script)], capture_output=True, text=True)
+    assert found.returncode == 0, f"scripts/promtool.sh failed: {found.stderr}"
+    return found.stdout.strip().splitlines()[-1]
