@@ -36,10 +36,11 @@ def ms(when: datetime) -> int:
 def test_a_daily_campaign_dials_the_whole_list_afresh_in_each_of_two_occurrences(
     redis_url: str,
 ) -> None:
-    # Monday and Tuesday, 10:30-11:30 New York. The clock starts Monday 10:00 at 600x (the
-    # cluster's start-up takes some of the first half hour) and jumps from Monday 12:30 to
-    # Tuesday 10:25, over the idle night.
-    skip = (MONDAY_10AM_NY_MS + 150 * MINUTE_MS, 22 * HOUR_MS - 5 * MINUTE_MS)
+    # Monday and Tuesday, 10:30-12:30 New York. The clock starts Monday 10:00 at 600x (the
+    # cluster's start-up takes some of the first half hour) and jumps from Monday 12:45 to
+    # Tuesday 10:25, over the idle night. One attempt per lead, so each occurrence needs a few
+    # virtual minutes of its two hours, and a loaded machine's jitter still fits.
+    skip = (MONDAY_10AM_NY_MS + 165 * MINUTE_MS, 22 * HOUR_MS - 20 * MINUTE_MS)
     cfg = runtime(redis_url, schedule_every_s=0.05, clock_skips=(skip,))
     with start(cfg, TRUNKS) as cluster:
         state = cluster.state
@@ -48,18 +49,23 @@ def test_a_daily_campaign_dials_the_whole_list_afresh_in_each_of_two_occurrences
         schedule = {
             "start": "2026-01-05T00:00:00",
             "end": "2026-01-06T23:00:00",
-            "recurrence": {"frequency": "daily", "start_time": "10:30", "end_time": "11:30"},
+            "recurrence": {"frequency": "daily", "start_time": "10:30", "end_time": "12:30"},
         }
         campaign = state.campaigns.create(
-            campaign_spec([make_list(state, numbers)], dnc_list_id=dnc.id, schedule=schedule)
+            campaign_spec(
+                [make_list(state, numbers)],
+                dnc_list_id=dnc.id,
+                schedule=schedule,
+                max_attempts=1,
+            )
         )
         assert campaign.status is CampaignStatus.SCHEDULED
         # Monday's occurrence: re-scrubbed at 10:15, started by the scheduler, and back to
         # Scheduled once its leads are done.
         cluster.wait_for(
-            lambda: state.campaigns.get(campaign.id).run_instance == 1, 30, "first occurrence"
+            lambda: state.campaigns.get(campaign.id).run_instance == 1, 60, "first occurrence"
         )
-        cluster.wait_status(campaign.id, CampaignStatus.SCHEDULED)
+        cluster.wait_status(campaign.id, CampaignStatus.SCHEDULED, timeout_s=60)
         first = state.campaigns.get(campaign.id)
         assert first.occurrence is not None and first.occurrence.index == 0
         assert first.occurrence.start == datetime(2026, 1, 5, 15, 30, tzinfo=UTC)
@@ -116,15 +122,15 @@ def test_an_occurrence_ending_mid_call_lets_the_call_finish_and_starts_no_more(
             "end": (begin + timedelta(minutes=60)).isoformat(),
         }
         campaign = state.campaigns.create(campaign_spec([list_id], schedule=schedule))
-        cluster.wait_status(campaign.id, CampaignStatus.ACTIVE, timeout_s=30)
-        cluster.wait_status(campaign.id, CampaignStatus.COMPLETED, timeout_s=30)
+        cluster.wait_status(campaign.id, CampaignStatus.ACTIVE, timeout_s=60)
+        cluster.wait_status(campaign.id, CampaignStatus.COMPLETED, timeout_s=60)
         done = state.campaigns.get(campaign.id)
         assert done.occurrence is not None and done.occurrence.end is not None
         end_ms = ms(done.occurrence.end)
         start_ms = ms(done.occurrence.start)
         run = state.campaigns.run_instance(done)
         assert run is not None
-        cluster.wait_for(lambda: run.leads.leased_count() == 0, 30, "calls in flight to end")
+        cluster.wait_for(lambda: run.leads.leased_count() == 0, 60, "calls in flight to end")
         records = call_records(state, done)
         assert records, "the occurrence placed no call"
         assert all(start_ms <= r.start_ms < end_ms for r in records)
