@@ -36,7 +36,7 @@ from cluster.dialing import (
     resolve_unanswered,
 )
 from cluster.errors import FailedPrecondition, NotFound
-from cluster.leads import Lease
+from cluster.leads import Completion, Lease
 from cluster.lifecycle import IllegalTransition, Trigger
 from cluster.models import Campaign, CampaignStatus, DialingMode
 from cluster.runs import LeasedContact, RunInstance
@@ -391,10 +391,29 @@ class CampaignDialer:
     async def on_call_events(self, reports: list[CallReport]) -> None:
         """Call events in the order a trunk saw them; the campaign is read once per batch."""
         campaign = self.refresh()
-        for report in reports:
-            await self._on_call_event(campaign, report)
+        settled: list[tuple[RunInstance, Completion]] = []
+        try:
+            for report in reports:
+                await self._on_call_event(campaign, report, settled)
+        finally:
+            self._settle(settled)
 
-    async def _on_call_event(self, campaign: Campaign | None, report: CallReport) -> None:
+    def _settle(self, settled: list[tuple[RunInstance, Completion]]) -> None:
+        """Records a batch's agentless outcomes in one round trip per run."""
+        by_run: dict[int, tuple[RunInstance, list[Completion]]] = {}
+        for run, completion in settled:
+            by_run.setdefault(run.instance, (run, []))[1].append(completion)
+        for run, completions in by_run.values():
+            run.leads.complete_many(completions)
+
+    async def _on_call_event(
+        self,
+        campaign: Campaign | None,
+        report: CallReport,
+        settled: list[tuple[RunInstance, Completion]],
+    ) -> None:
+        """`settled` collects agentless outcomes, recorded together after the batch; an
+        agent's call is recorded at once (the pool acts on it next)."""
         self.counters["events"] += 1
         req = report.request
         run = self._open(req.instance)
@@ -428,12 +447,15 @@ class CampaignDialer:
         )
         if report.kind is CallEventKind.HUNG_UP and report.answered and not machine:
             # An agent's call waits for the agent's disposition before the lead is settled.
-            run.leads.complete(
+            connected = Completion(
                 now, lease, Outcome.CONNECTED, retry=False, hold=pool is not None,
                 max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
             )  # fmt: skip
-            if pool is not None:
-                await call_reliably(pool.end_call, req.agent_id, call)
+            if pool is None:
+                settled.append((run, connected))
+                return
+            run.leads.complete_many([connected])
+            await call_reliably(pool.end_call, req.agent_id, call)
             return
         if report.kind is CallEventKind.ANSWERED_MACHINE:
             # Hang up first: the retry period counts from the end of the call.
@@ -441,12 +463,15 @@ class CampaignDialer:
             now = self.clock.now_ms()
         kind = CallEventKind.ANSWERED_MACHINE if machine else report.kind
         resolution = resolve_unanswered(kind, report.cause)
-        run.leads.complete(
+        unanswered = Completion(
             now, lease, resolution.outcome, retry=resolution.retry,
             max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
         )  # fmt: skip
-        if pool is not None:
-            await call_reliably(pool.unreserve, req.agent_id, call)
+        if pool is None:
+            settled.append((run, unanswered))
+            return
+        run.leads.complete_many([unanswered])
+        await call_reliably(pool.unreserve, req.agent_id, call)
 
     async def _connect_agent(self, pool: Any, agent_id: str, call: CallContext) -> bool:
         try:

@@ -23,6 +23,7 @@ from cluster.leads import LeadState, Lease
 from cluster.logs import call_fields
 from cluster.metrics import call_end_increments, originated_field
 from cluster.models import DialingOrder
+from cluster.origination import OriginationRequest, Originations
 from cluster.telephony import (
     CallEvent,
     CallEventKind,
@@ -51,6 +52,7 @@ class LiveCall:
     answer: str = ""
     """How the call was answered (answered_human, answered_machine, answered)."""
     answer_ms: int = 0
+    start_ms: int = 0
     ring_timer: asyncio.Task[None] | None = None
     events: list[str] = field(default_factory=list)
 
@@ -99,6 +101,7 @@ class Trunk:
         self._flushing: set[str] = set()
         self._runs: dict[tuple[str, int], LeadState] = {}
         self._modes: dict[tuple[str, int], str] = {}
+        self.originations = Originations(self.state.r)
         # Channels in use, as the metrics exporter sees them; the calls of an earlier life of
         # this trunk died with it.
         self.calls_key = self.state.keys.trunk_calls(trunk_id)
@@ -124,61 +127,76 @@ class Trunk:
         }
 
     async def originate(self, request: OriginateRequest, reply_to: str) -> dict[str, str]:
-        """Places the call unless: it was placed before under the same idempotency key
+        (answer,) = await self.originate_many([request], reply_to)
+        return answer
+
+    async def originate_many(
+        self, requests: list[OriginateRequest], reply_to: str
+    ) -> list[dict[str, str]]:
+        """Places each call unless: it was placed before under the same idempotency key
         (duplicate), its dial-by instant has passed (too_late: the contact's window or the
         occurrence closed while the request was in flight), the trunk is full or over its
-        CPS, or the lead's lease is no longer held
-        (lease_lost: it lapsed while this request was in flight, and the lead may already be
-        someone else's)."""
-        run = self.state.keys.campaign(request.campaign_id).run(request.instance)
-        existing = self.state.r.hget(run.idempotency(), request.idempotency_key)
-        if existing is not None:
-            self.counters["duplicate"] += 1
-            return {"result": "duplicate", "call_id": text(existing)}
+        CPS, or the lead's lease is no longer held (lease_lost: it lapsed while the request
+        was in flight, and the lead may already be someone else's). Answers in order; the
+        whole batch is recorded in one Redis round trip."""
         now = self.clock.now_ms()
-        if request.dial_by_ms and now >= request.dial_by_ms:
-            self.counters["too_late"] += 1
-            return {"result": "too_late"}
-        if self.config.draining or len(self.live) >= self.config.channels:
-            self.counters["no_capacity"] += 1
-            return {"result": "no_capacity"}
-        if not self.bucket.take(now):
-            self.counters["cps"] += 1
-            return {"result": "cps"}
-        lease = Lease(request.lead, request.token, request.attempt)
-        leads = self._lead_state(request.campaign_id, request.instance)
-        if not leads.renew([lease], now + int(self.cfg.lease_ttl_s * 1000)):
-            self.bucket.tokens += 1
-            self.counters["lease_lost"] += 1
-            return {"result": "lease_lost"}
-        call_id = f"{self.trunk_id}-{uuid.uuid4().hex[:12]}"
-        if not self.state.r.hsetnx(run.idempotency(), request.idempotency_key, call_id):
-            self.bucket.tokens += 1
-            self.counters["duplicate"] += 1
-            existing = self.state.r.hget(run.idempotency(), request.idempotency_key)
-            return {"result": "duplicate", "call_id": text(existing or b"")}
-        counters = self._counters(request.campaign_id, request.instance)
-        pipe = self.state.r.pipeline(transaction=True)  # the record and its count, at once
-        pipe.hset(
-            run.calls(),
-            call_id,
-            msgpack.packb(
-                {
-                    "lead": request.lead,
-                    "attempt": request.attempt,
-                    "trunk": self.trunk_id,
-                    "agent": request.agent_id,
-                    "start_ms": now,
-                }
-            ),
-        )
-        pipe.hincrby(counters, originated_field(self.trunk_id), 1)
-        pipe.hset(counters, "last_originated_ms", now)
-        pipe.execute()
-        self.state.r.hset(self.calls_key, call_id, request.campaign_id)
+        lease_until = now + int(self.cfg.lease_ttl_s * 1000)
+        planned: list[OriginationRequest] = []
+        taking = 0
+        for request in requests:
+            refusal = self._refusal(request, now, taking)
+            taking += not refusal
+            planned.append(
+                OriginationRequest(
+                    run=self.state.keys.campaign(request.campaign_id).run(request.instance),
+                    counters_key=self._counters(request.campaign_id, request.instance),
+                    idempotency_key=request.idempotency_key,
+                    refusal=refusal,
+                    lead=request.lead,
+                    token=request.token,
+                    lease_until_ms=lease_until,
+                    call_id=f"{self.trunk_id}-{uuid.uuid4().hex[:12]}",
+                    record={
+                        "lead": request.lead,
+                        "attempt": request.attempt,
+                        "trunk": self.trunk_id,
+                        "agent": request.agent_id,
+                        "start_ms": now,
+                    },
+                    originated_field=originated_field(self.trunk_id),
+                    now_ms=now,
+                )
+            )
+        outcomes = self.originations.record_many(planned)
+        placed = [
+            (request, plan.call_id)
+            for request, plan, outcome in zip(requests, planned, outcomes, strict=True)
+            if outcome.result == "placed"
+        ]
+        if placed:
+            self.state.r.hset(
+                self.calls_key, mapping={call_id: req.campaign_id for req, call_id in placed}
+            )
+        answers = []
+        for request, plan, outcome in zip(requests, planned, outcomes, strict=True):
+            if outcome.result != "placed":
+                if not plan.refusal:
+                    self.bucket.tokens += 1  # a CPS token was taken, but no call placed
+                self.counters[outcome.result] += 1
+                answers.append(
+                    {"result": "duplicate", "call_id": outcome.call_id}
+                    if outcome.result == "duplicate"
+                    else {"result": outcome.result}
+                )
+                continue
+            await self._dial(request, plan.call_id, reply_to, now)
+            answers.append({"result": "placed", "call_id": plan.call_id})
+        return answers
+
+    async def _dial(self, request: OriginateRequest, call_id: str, reply_to: str, now: int) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("call placed", extra=call_fields(request, call_id, "placed"))
-        live = LiveCall(request, reply_to)
+        live = LiveCall(request, reply_to, start_ms=now)
         self.live[call_id] = live
         self.counters["placed"] += 1
         self.counters["max_live"] = max(self.counters["max_live"], len(self.live))
@@ -186,7 +204,18 @@ class Trunk:
             self._ring_limit(call_id, request.max_ring_s)
         )
         await self.driver.originate(call_id, request, self._event_sink(call_id))
-        return {"result": "placed", "call_id": call_id}
+
+    def _refusal(self, request: OriginateRequest, now: int, taking: int) -> str:
+        """Why this trunk will not place the call now ('' if it will: a CPS token is taken).
+        `taking`: calls of the same batch already let through. Decided before the
+        idempotency check, which the origination script makes first."""
+        if request.dial_by_ms and now >= request.dial_by_ms:
+            return "too_late"
+        if self.config.draining or len(self.live) + taking >= self.config.channels:
+            return "no_capacity"
+        if not self.bucket.take(now):
+            return "cps"
+        return ""
 
     async def hangup(self, call_id: str) -> bool:
         if call_id not in self.live:
@@ -281,20 +310,19 @@ class Trunk:
     def _record_end(self, call_id: str, live: LiveCall, event: CallEvent) -> None:
         req = live.request
         run = self.state.keys.campaign(req.campaign_id).run(req.instance)
-        raw = self.state.r.hget(run.calls(), call_id)
-        record = msgpack.unpackb(raw) if raw else {}
-        record.update(
-            {
-                "end_ms": event.at_ms,
-                "end": event.kind.value,
-                "answer": live.answer,
-                "answer_ms": live.answer_ms,
-            }
-        )
+        record = {
+            "lead": req.lead,
+            "attempt": req.attempt,
+            "trunk": self.trunk_id,
+            "agent": req.agent_id,
+            "start_ms": live.start_ms,
+            "end_ms": event.at_ms,
+            "end": event.kind.value,
+            "answer": live.answer,
+            "answer_ms": live.answer_ms,
+        }
         counters = self._counters(req.campaign_id, req.instance)
-        increments = call_end_increments(
-            int(record.get("start_ms", event.at_ms)), live.answer_ms, event.at_ms, live.answer
-        )
+        increments = call_end_increments(live.start_ms, live.answer_ms, event.at_ms, live.answer)
         pipe = self.state.r.pipeline(transaction=True)  # the record and its counts, at once
         pipe.hset(run.calls(), call_id, msgpack.packb(record))
         for name, amount in increments.items():
@@ -376,7 +404,7 @@ class TrunkActor:
         self, requests: list[OriginateRequest], reply_to: str
     ) -> list[dict[str, str]]:
         """Several originates in one call, answered in order (each as `originate` would)."""
-        return [await self.trunk.originate(request, reply_to) for request in requests]
+        return await self.trunk.originate_many(requests, reply_to)
 
     async def hangup(self, call_id: str) -> bool:
         return await self.trunk.hangup(call_id)

@@ -259,6 +259,32 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """A dialed attempt's outcome to record (see LeadState.complete)."""
+
+    now_ms: int
+    lease: Lease
+    outcome: str
+    retry: bool
+    max_attempts: int
+    min_retry_ms: int
+    retry_at_ms: int = 0
+    hold: bool = False
+
+    def args(self) -> list[int | str]:
+        return [
+            self.now_ms,
+            self.lease.lead,
+            self.lease.token,
+            self.outcome,
+            2 if self.hold else 1 if self.retry else 0,
+            self.retry_at_ms,
+            self.max_attempts,
+            self.min_retry_ms,
+        ]
+
+
+@dataclass(frozen=True)
 class Progress:
     total: int
     dialed: int
@@ -384,21 +410,17 @@ class LeadState:
         retry_at_ms and now + min_retry_ms, or is final when it has no attempts left. With
         hold, it waits for an agent's disposition (see `dispose`).
         Returns 0 if the lease was no longer held (nothing changed), 1 final, 2 retry, 3 held."""
-        return int(
-            self._complete(
-                keys=self._keys,
-                args=[
-                    now_ms,
-                    lease.lead,
-                    lease.token,
-                    outcome,
-                    2 if hold else 1 if retry else 0,
-                    retry_at_ms,
-                    max_attempts,
-                    min_retry_ms,
-                ],
-            )
+        completion = Completion(
+            now_ms, lease, outcome, retry, max_attempts, min_retry_ms, retry_at_ms, hold
         )
+        return int(self._complete(keys=self._keys, args=completion.args()))
+
+    def complete_many(self, completions: Iterable[Completion]) -> list[int]:
+        """`complete` for several leads in one round trip (a pipeline, each script atomic)."""
+        pipe = self.r.pipeline(transaction=False)
+        for c in completions:
+            self._complete(keys=self._keys, args=c.args(), client=pipe)
+        return [int(x) for x in pipe.execute()]
 
     def renew(self, leases: Iterable[Lease], until_ms: int) -> int:
         args: list[int | str] = [until_ms]

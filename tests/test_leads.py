@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 )
 
 from cluster.clock import FakeClock
-from cluster.leads import LeadState, lead_rank
+from cluster.leads import Completion, LeadState, Lease, lead_rank
 from cluster.models import Campaign, ContactableTimings, DialingOrder
 from cluster.runs import DNC_BLOCKED, LeasedContact, RunInstance
 from cluster.state import DialerState
@@ -295,3 +295,22 @@ def test_a_retry_waits_at_least_the_retry_period(state: DialerState) -> None:
     )
     assert leads.lease(RETRY_MS - 1, 1, TTL_MS, 3) == []
     assert len(leads.lease(RETRY_MS, 1, TTL_MS, 3)) == 1
+
+
+def test_complete_many_records_each_outcome_as_complete_would(state: DialerState) -> None:
+    leads = LeadState(state.r, state.keys.campaign("w").run(1), DialingOrder.LIST_ORDER)
+    leads.seed_leads([1, 2, 3])
+    a, b, c = leads.lease(0, 3, TTL_MS, 2)
+    stale = Lease(c.lead, "not-the-token", c.attempt)
+    results = leads.complete_many(
+        [
+            Completion(5, a, "connected", retry=False, max_attempts=2, min_retry_ms=RETRY_MS),
+            Completion(5, b, "busy", retry=True, max_attempts=2, min_retry_ms=RETRY_MS),
+            Completion(5, stale, "busy", retry=True, max_attempts=2, min_retry_ms=RETRY_MS),
+        ]
+    )
+    assert results == [1, 2, 0]  # final, retry, lease not held
+    snap = leads.snapshot()
+    assert snap["final"] == {1: "connected"}
+    assert snap["waiting"] == {2: 5 + RETRY_MS}
+    assert set(snap["leases"]) == {3}
