@@ -182,12 +182,11 @@ class PredictiveSettings:
     live answers: a young window starts cautious and is not swung by its first abandons."""
     grace_s: float = CONNECT_GRACE_S
     max_lines_per_agent: float = 3.0
+    """Never more calls in flight than this per agent not offline."""
     excess_factor: float = 2.0
     """Expected abandons = this x the worst horizon's E[max(D - S, 0)]: the reflection
     principle (the running maximum of a driftless random walk exceeds a level twice as often
     as its end point), checked against Monte Carlo from simulated states (docs/PACING.md)."""
-    continuity: float = 0.0
-    """Never more calls in flight than this per agent not offline."""
 
 
 @dataclass(frozen=True)
@@ -336,7 +335,6 @@ class AbandonModel:
     eventual: float
     live_rate: float
     excess_factor: float
-    continuity: float
 
     @classmethod
     def of(cls, inputs: PacingInputs, cfg: PredictiveSettings) -> AbandonModel:
@@ -370,13 +368,12 @@ class AbandonModel:
                     mean -= k * q
                     var += k * q * (1 - q)
             points.append((mean, var, p * live_d.cdf(t)))
-        return cls(tuple(points), eventual, p, cfg.excess_factor, cfg.continuity)
+        return cls(tuple(points), eventual, p, cfg.excess_factor)
 
     def expected_abandons(self, new_calls: int) -> float:
         n = new_calls
         return self.excess_factor * max(
-            expected_excess(m + n * f + self.continuity, v + n * f * (1 - f))
-            for m, v, f in self.points
+            expected_excess(m + n * f, v + n * f * (1 - f)) for m, v, f in self.points
         )
 
     def abandon_rate(self, new_calls: int) -> float:
@@ -395,8 +392,8 @@ def predictive_decision(
     live answers by t (answers waiting, calls ringing, the new calls), with S(t + 2 s), the
     agents free by then (available ones, plus each busy agent with the probability it frees
     up, from its elapsed talk or wrap-up time). With D - S taken as normal, E[max(D - S, 0)]
-    is the expected count of answers no agent takes in time; the worst horizon over the
-    expected live answers of everything in flight is the expected abandon rate.
+    counts answers no agent takes in time; the worst horizon's, times `excess_factor`, over
+    the expected live answers of everything in flight is the expected abandon rate.
     """
     cfg = cfg or PredictiveSettings()
     base = progressive_calls(inputs)
@@ -414,9 +411,7 @@ def predictive_decision(
     if plan <= 0:
         return PacingDecision(base, "budget spent: progressive until the window recovers")
 
-    model = AbandonModel.of(inputs, cfg)
-
-    rate = model.abandon_rate
+    rate = AbandonModel.of(inputs, cfg).abandon_rate
     agents = inputs.agents
     active = agents.available + len(agents.on_call_elapsed_s) + len(agents.wrap_up_elapsed_s)
     cap = max(base, math.floor(cfg.max_lines_per_agent * active) - len(inputs.ringing_elapsed_s))

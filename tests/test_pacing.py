@@ -57,6 +57,9 @@ def warm_stats(live_rate: float = 0.3, **overrides: object) -> ObservedStats:
     return ObservedStats(**fields)  # type: ignore[arg-type]
 
 
+WARM = warm_stats()
+
+
 def busy_floor(
     available: int = 2,
     on_call: tuple[float, ...] = (),
@@ -67,7 +70,7 @@ def busy_floor(
     stats: ObservedStats | None = None,
 ) -> PacingInputs:
     return PacingInputs(
-        stats=stats or warm_stats(),
+        stats=stats or WARM,
         agents=AgentSnapshot(available, on_call, wrap_up),
         ringing_elapsed_s=ringing,
         waiting_live=waiting,
@@ -209,7 +212,7 @@ def test_the_planned_rate_falls_as_the_window_fills() -> None:
 
 def test_predictive_never_places_fewer_than_progressive() -> None:
     rng = random.Random(7)
-    for _ in range(50):
+    for _ in range(30):
         inputs = busy_floor(
             available=rng.randint(0, 10),
             on_call=tuple(rng.uniform(0, 300) for _ in range(rng.randint(0, 40))),
