@@ -25,6 +25,7 @@ from cluster.clock import FakeClock
 from cluster.errors import FailedPrecondition
 from cluster.keys import TenantKeys
 from cluster.models import ComplianceRegime
+from cluster.state import DialerState
 
 LIVE, ABANDONED, MACHINE = LedgerEvent.LIVE, LedgerEvent.ABANDONED, LedgerEvent.MACHINE
 US, UK = ComplianceRegime.US, ComplianceRegime.UK
@@ -177,3 +178,37 @@ def test_recently_abandoned_numbers_hold_for_72_hours(
     assert ledger.recently_abandoned(phones, now + HOUR_MS) == {"+442079460001": now}
     assert ledger.recently_abandoned(phones, now + UK_REDIAL_HOLD_MS) == {}
     assert ledger.recently_abandoned([], now) == {}
+
+
+def test_a_uk_campaigns_budget_counts_amd_false_positives(
+    state: DialerState, clock: FakeClock
+) -> None:
+    leads = state.lists.create("leads")
+    campaign = state.campaigns.create(
+        {
+            "name": "uk predictive",
+            "contact_list_ids": [leads.id],
+            "dialing_mode": "predictive",
+            "queue_id": "sales",
+            "safe_harbor_flow_id": "safe-harbor-message",
+            "caller_id": "+442079460000",
+            "compliance_regime": "uk",
+            "amd_false_positive_rate": 0.1,
+            "contactable_timings": {
+                "timezone": "Europe/London",
+                "windows": {"mon": [{"start": "09:00", "end": "18:00"}]},
+            },
+        }
+    )
+    ledger = state.abandon_ledger(campaign.id)
+    now = clock.now_ms()
+    for i in range(97):
+        ledger.record(f"live-{i}", LIVE, now, now)
+    ledger.record("live-0", ABANDONED, now, now, phone="+442079460001")
+    for i in range(20):
+        ledger.record(f"machine-{i}", MACHINE, now, now)
+    budget = state.abandon_budget(campaign.id)
+    assert budget.live_answers == pytest.approx(99)  # 97 + 2 estimated false positives
+    assert budget.abandoned == pytest.approx(3)
+    assert budget.rate == pytest.approx(3 / 99)
+    assert budget.target_rate == 0.03
