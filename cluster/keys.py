@@ -109,6 +109,28 @@ class CampaignKeys:
     def run(self, instance: int) -> RunKeys:
         return RunKeys(f"{self.base}:r:{instance}")
 
+    # The abandon ledger (cluster/abandon.py): per campaign, across its run instances.
+    def abandon_seen(self) -> str:
+        """ZSET "<call id>:<event>" -> epoch ms: events already counted (kept 48 h)."""
+        return f"{self.base}:ab:seen"
+
+    def abandon_hours(self, utc_day: str) -> str:
+        """HASH "<HH>:<event>" -> count for one UTC day (YYYYMMDD); the US rolling window."""
+        return f"{self.base}:ab:h:{utc_day}"
+
+    def abandon_day(self, local_day: str) -> str:
+        """HASH event -> count for one calendar day (YYYY-MM-DD) in the campaign's time zone;
+        the UK window."""
+        return f"{self.base}:ab:d:{local_day}"
+
+    def abandon_recent(self) -> str:
+        """ZSET E.164 -> epoch ms of its latest abandoned call (kept 72 h: the UK redial hold)."""
+        return f"{self.base}:ab:recent"
+
+    def abandon_totals(self) -> str:
+        """HASH event -> count over the campaign's life."""
+        return f"{self.base}:ab:totals"
+
 
 @dataclass(frozen=True)
 class RunKeys:

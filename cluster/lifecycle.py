@@ -83,7 +83,9 @@ _ALL_EDITABLE = frozenset(Campaign.model_fields) - Campaign.OUTPUT_ONLY_FIELDS
 
 # Output-only fields are never editable. While paused, only fields that leave the paused run
 # instance's leads as they are may change; anything that would change what it dials (lists,
-# DNC list, mode, flow, queue, order, schedule) waits until the instance has ended.
+# DNC list, mode, flow, queue, order, schedule) waits until the instance has ended. Pacing
+# knobs may change; the safe-harbor flow and the abandon ledger's regime and AMD estimate
+# wait, so one run's ledger is read one way.
 EDITABLE_FIELDS: dict[CampaignStatus, frozenset[str]] = {
     Status.READY: _ALL_EDITABLE,
     Status.SCHEDULED: _ALL_EDITABLE,
@@ -101,6 +103,9 @@ EDITABLE_FIELDS: dict[CampaignStatus, frozenset[str]] = {
             "retry_period_minutes",
             "max_ring_time_seconds",
             "contactable_timings",
+            "abandon_target",
+            "power_ratio",
+            "preview_timeout_seconds",
         }
     ),
     Status.ACTIVE: frozenset(),

@@ -28,6 +28,8 @@ from cluster import phone
 
 MIN_RING_TIME_SECONDS = 15
 MAX_RING_TIME_SECONDS = 120
+MAX_ABANDON_RATE = 0.03
+"""The legal ceiling on abandoned / live-answered calls (US 47 CFR 64.1200(a)(7), UK Ofcom)."""
 MINUTES_PER_DAY = 24 * 60
 
 
@@ -45,6 +47,32 @@ class DialingMode(StrEnum):
     """Calls are handed to a flow (start_flow_id); no agents involved."""
     PROGRESSIVE = "progressive"
     """One call per available agent in the queue (queue_id)."""
+    PREDICTIVE = "predictive"
+    """More calls than free agents, paced to hold the abandon rate under abandon_target."""
+    POWER = "power"
+    """A fixed number of calls (power_ratio) per free agent."""
+    PREVIEW = "preview"
+    """The agent sees the contact first and accepts (then the call is placed) or skips."""
+
+    @property
+    def uses_agents(self) -> bool:
+        return self is not DialingMode.AGENTLESS
+
+    @property
+    def may_abandon(self) -> bool:
+        """Modes that can connect a live answer to no agent (and so need a safe-harbor flow)."""
+        return self in (DialingMode.PREDICTIVE, DialingMode.POWER)
+
+
+class ComplianceRegime(StrEnum):
+    """Whose abandoned-call rules the campaign's abandon ledger follows (docs/PACING.md)."""
+
+    US = "us"
+    """At most 3% of live answers over a rolling 30 days (or the campaign's life if shorter)."""
+    UK = "uk"
+    """At most 3% per calendar day in the campaign's time zone, counting an estimate of AMD
+    false positives; a number whose call was abandoned waits 72 h unless an agent is
+    guaranteed."""
 
 
 class DialingOrder(StrEnum):
@@ -329,7 +357,7 @@ class Campaign(_Model):
     start_flow_id: str | None = Field(default=None, validate_default=True)
     """The flow each answered call enters; required for agentless dialing."""
     queue_id: str | None = Field(default=None, validate_default=True)
-    """The agent queue; required for progressive dialing."""
+    """The agent queue; required for every mode but agentless."""
     pacing: int = Field(default=10, ge=1, le=1000)
     """Simultaneous calls (agentless)."""
     amd_enabled: bool = False
@@ -342,6 +370,18 @@ class Campaign(_Model):
     max_ring_time_seconds: int = Field(default=30, le=MAX_RING_TIME_SECONDS)
     contactable_timings: ContactableTimings
     schedule: Schedule | None = None
+    abandon_target: float = Field(default=MAX_ABANDON_RATE, gt=0, le=MAX_ABANDON_RATE)
+    """Predictive pacing holds abandoned / live-answered calls at or under this rate."""
+    power_ratio: float = Field(default=2.0, ge=1.0, le=10.0)
+    """Power dialing: calls placed per free agent."""
+    preview_timeout_seconds: int = Field(default=30, ge=5, le=600)
+    """Preview dialing: how long an agent has to accept or skip an offered contact."""
+    safe_harbor_flow_id: str | None = Field(default=None, validate_default=True)
+    """The flow (or recorded audio id) a live answer gets when no agent is free within 2 s;
+    required for predictive and power dialing."""
+    compliance_regime: ComplianceRegime = ComplianceRegime.US
+    amd_false_positive_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of machine-detected answers that were really people (UK: counted as abandoned)."""
     status: CampaignStatus = CampaignStatus.READY
     run_instance: int = Field(default=0, ge=0)
     occurrence: OccurrenceWindow | None = None
@@ -359,9 +399,21 @@ class Campaign(_Model):
     @field_validator("queue_id")
     @classmethod
     def _queue_for_progressive(cls, queue_id: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("dialing_mode") is DialingMode.PROGRESSIVE and _is_blank(queue_id):
-            raise ValueError("required for progressive dialing")
+        mode = info.data.get("dialing_mode")
+        if isinstance(mode, DialingMode) and mode.uses_agents and _is_blank(queue_id):
+            raise ValueError(f"required for {mode} dialing")
         return queue_id
+
+    @field_validator("safe_harbor_flow_id")
+    @classmethod
+    def _safe_harbor_when_abandoning(cls, flow_id: str | None, info: ValidationInfo) -> str | None:
+        mode = info.data.get("dialing_mode")
+        if isinstance(mode, DialingMode) and mode.may_abandon and _is_blank(flow_id):
+            raise ValueError(
+                f"required for {mode} dialing: a live answer no agent takes within 2 s"
+                " must hear the recorded safe-harbor message"
+            )
+        return flow_id
 
     @field_validator("caller_id")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 
+from cluster.abandon import AbandonBudget, AbandonLedger
 from cluster.clock import Clock, SystemClock
 from cluster.config import Settings
 from cluster.contacts import ContactListStore
@@ -54,6 +55,18 @@ class DialerState:
             tenant=tenant,
             default_region=settings.default_region,
         )
+
+    def abandon_ledger(self, campaign_id: str) -> AbandonLedger:
+        """The campaign's abandon ledger (cluster/abandon.py), in its time zone."""
+        campaign = self.campaigns.get(campaign_id)
+        return AbandonLedger.for_campaign(self.r, self.keys.campaign(campaign_id), campaign)
+
+    def abandon_budget(self, campaign_id: str) -> AbandonBudget:
+        """The campaign's current abandon window: `.rate` is its abandon rate for progress and
+        metrics, and the whole record is what predictive pacing reads."""
+        campaign = self.campaigns.get(campaign_id)
+        ledger = AbandonLedger.for_campaign(self.r, self.keys.campaign(campaign_id), campaign)
+        return ledger.budget(campaign, self.clock.now_ms())
 
     def delete_contact_list(self, list_id: str) -> None:
         """Deletes a list no campaign uses; a list in use is refused."""

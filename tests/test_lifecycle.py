@@ -301,6 +301,9 @@ PAUSED_EDITABLE = {
     "retry_period_minutes",
     "max_ring_time_seconds",
     "contactable_timings",
+    "abandon_target",
+    "power_ratio",
+    "preview_timeout_seconds",
 }
 PAUSED_REFUSED = {
     "contact_list_ids",
@@ -310,6 +313,9 @@ PAUSED_REFUSED = {
     "queue_id",
     "dialing_order",
     "schedule",
+    "safe_harbor_flow_id",
+    "compliance_regime",
+    "amd_false_positive_rate",
 }
 
 
