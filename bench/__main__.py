@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "dnc": "bench.dnc",
     "import": "bench.import_scrub",
     "dispatch": "bench.dispatch",
+    "pacing_sim": "bench.pacing_sim",
 }
 
 

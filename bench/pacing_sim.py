@@ -14,8 +14,7 @@ Windows: the abandon rate is reported for the whole simulated day (the UK window
 30-day window contains it) and per simulated hour; "hours over" is the share of (seed, hour)
 windows whose abandon rate is above the target, a stricter test than the law's.
 
-`bench` is a namespace package here (no __init__.py), which `python -m bench.pacing_sim`
-runs from the repository root.
+`python -m bench pacing_sim` runs it with the other benchmarks' runner.
 """
 
 from __future__ import annotations

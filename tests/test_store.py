@@ -204,6 +204,20 @@ def test_stopping_the_last_occurrence_completes_the_campaign(  # type: ignore[no
         state.campaigns.act(c.id, Action.RERUN)
 
 
+def test_modes_the_engine_cannot_dial_yet_are_saved_but_not_run(  # type: ignore[no-untyped-def]
+    state: DialerState, lists
+) -> None:
+    a, _, _ = lists
+    predictive = spec([a], dialing_mode="predictive", queue_id="q", safe_harbor_flow_id="sh")
+    c = state.campaigns.create(predictive)
+    with pytest.raises(FailedPrecondition, match="predictive"):
+        state.campaigns.act(c.id, Action.RUN)
+    assert state.campaigns.get(c.id).status is CampaignStatus.READY
+    with pytest.raises(InvalidArgument) as err:
+        state.campaigns.update(c.id, {"schedule": {"start": "2026-03-02T09:00:00"}})
+    assert [f for f, _ in err.value.violations] == ["dialing_mode"]
+
+
 def test_clone_is_ready_unscheduled_and_uniquely_named(state: DialerState, lists) -> None:  # type: ignore[no-untyped-def]
     a, _, _ = lists
     c = state.campaigns.create(spec([a], schedule={"start": "2026-03-02T09:00:00"}))
