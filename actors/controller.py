@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any
 
 import ray
@@ -172,22 +171,39 @@ class Controller:
     def __init__(self, cfg: RuntimeConfig) -> None:
         cfg.configure_logging()
         self.registry = Registry(cfg)
+        self._reconciling = asyncio.Lock()
         self._loop = asyncio.get_event_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        every_s = min(self.registry.cfg.schedule_every_s, RECONCILE_EVERY_S)
-        last_reconcile = 0.0
+        """The scheduler's passes and the reconciler's run in worker threads: creating an
+        actor or asking the GCS for one can block for seconds on a busy node, and a
+        schedule step must not wait behind that (nor must calls to this actor)."""
+        reconciler = asyncio.get_running_loop().create_task(self._reconcile_loop())
+        try:
+            while True:
+                try:
+                    changed = await asyncio.to_thread(self.registry.run_schedules)
+                    if changed:
+                        await self._reconcile()
+                    for campaign_id, _ in changed:
+                        await self._poke(campaign_id)
+                except Exception:
+                    log.exception("scheduling pass failed")
+                await asyncio.sleep(self.registry.cfg.schedule_every_s)
+        finally:
+            reconciler.cancel()
+
+    async def _reconcile_loop(self) -> None:
         while True:
             try:
-                changed = self.registry.run_schedules()
-                if changed or time.monotonic() - last_reconcile >= RECONCILE_EVERY_S:
-                    self.registry.reconcile()
-                    last_reconcile = time.monotonic()
-                for campaign_id, _ in changed:
-                    await self._poke(campaign_id)
+                await self._reconcile()
             except Exception:
-                log.exception("controller pass failed")
-            await asyncio.sleep(every_s)
+                log.exception("reconcile failed")
+            await asyncio.sleep(RECONCILE_EVERY_S)
+
+    async def _reconcile(self) -> dict[str, list[str]]:
+        async with self._reconciling:
+            return await asyncio.to_thread(self.registry.reconcile)
 
     async def _poke(self, campaign_id: str) -> None:
         handle = find_actor(campaign_actor_name(self.registry.cfg, campaign_id))
@@ -195,15 +211,15 @@ class Controller:
             await handle.poke.remote()
 
     async def reconcile(self) -> dict[str, list[str]]:
-        return self.registry.reconcile()
+        return await self._reconcile()
 
     async def campaign_changed(self, campaign_id: str) -> None:
         """Called after a lifecycle action: make sure a dialer runs and re-reads the record."""
-        self.registry.reconcile()
+        await self._reconcile()
         await self._poke(campaign_id)
 
     async def trunk_changed(self, trunk_id: str) -> dict[str, Any] | None:
-        self.registry.reconcile()
+        await self._reconcile()
         handle = find_actor(trunk_actor_name(self.registry.cfg, trunk_id))
         return await handle.reload.remote() if handle is not None else None
 
