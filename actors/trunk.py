@@ -155,6 +155,7 @@ class Trunk:
                     "trunk": self.trunk_id,
                     "agent": request.agent_id,
                     "start_ms": now,
+                    **({"start_ns": time.time_ns()} if self.cfg.trace_latency else {}),
                 }
             ),
         )
