@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import random
+import time
 import uuid
 from typing import Any
 
@@ -61,10 +62,23 @@ class PoolDispatcher:
         self.grants: list[tuple[int, str, str]] = []  # (at_ms, agent, campaign actor), for tests
         self.connects = 0
         self._checked: dict[str, int] = {}  # agent -> when its call was last checked (ms)
+        # cfg.trace_latency: (agent, time.time_ns()) of each move to available, for benchmarks.
+        self.available_trace: list[tuple[str, int]] = []
+        self._traced_available: set[str] = set()
 
     def _save(self, agent: Agent) -> Agent:
+        if self.cfg.trace_latency:
+            self._trace(agent)
         self.store.save(agent)
         return agent
+
+    def _trace(self, agent: Agent) -> None:
+        """Every agent change is saved, so this sees each move to available once."""
+        if agent.state is not AgentState.AVAILABLE:
+            self._traced_available.discard(agent.id)
+        elif agent.id not in self._traced_available:
+            self._traced_available.add(agent.id)
+            self.available_trace.append((agent.id, time.time_ns()))
 
     # Agents -------------------------------------------------------------------------------
     def login(self, agent_id: str) -> Agent:
@@ -306,6 +320,10 @@ class AgentPoolActor:
             "connects": self.pool.connects,
             "wanting": dict(self.pool.wanting),
         }
+
+    async def available_trace(self) -> list[tuple[str, int]]:
+        """When each agent became available (cfg.trace_latency; empty otherwise)."""
+        return list(self.pool.available_trace)
 
     async def pid(self) -> int:
         return os.getpid()

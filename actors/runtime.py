@@ -40,6 +40,10 @@ class RuntimeConfig:
     start); the dialer ends its own occurrence to the tick."""
     clock_skips: tuple[tuple[int, int], ...] = ()
     """Virtual time jumps (at_ms, skip_ms), see ScaledClock: demos and tests skip idle nights."""
+    trace_latency: bool = False
+    """Benchmarks only: pools remember when each agent became available and trunks add a
+    wall-clock `start_ns` to each call record, both from time.time_ns() (the ms clock is too
+    coarse for a 10 ms objective). Off in production: the pool's trace grows with every call."""
     log_level: str = "INFO"
     """DIALER_LOG_LEVEL for the actors (passed here: worker nodes do not share our env)."""
     log_phone_numbers: bool = False

@@ -53,6 +53,8 @@ class LiveCall:
     """How the call was answered (answered_human, answered_machine, answered)."""
     answer_ms: int = 0
     start_ms: int = 0
+    start_ns: int = 0
+    """Wall clock, only with RuntimeConfig.trace_latency (benchmarks)."""
     ring_timer: asyncio.Task[None] | None = None
     events: list[str] = field(default_factory=list)
 
@@ -162,6 +164,7 @@ class Trunk:
                         "trunk": self.trunk_id,
                         "agent": request.agent_id,
                         "start_ms": now,
+                        **({"start_ns": time.time_ns()} if self.cfg.trace_latency else {}),
                     },
                     originated_field=originated_field(self.trunk_id),
                     now_ms=now,
@@ -189,14 +192,16 @@ class Trunk:
                     else {"result": outcome.result}
                 )
                 continue
-            await self._dial(request, plan.call_id, reply_to, now)
+            await self._dial(request, plan.call_id, reply_to, now, plan.record.get("start_ns"))
             answers.append({"result": "placed", "call_id": plan.call_id})
         return answers
 
-    async def _dial(self, request: OriginateRequest, call_id: str, reply_to: str, now: int) -> None:
+    async def _dial(
+        self, request: OriginateRequest, call_id: str, reply_to: str, now: int, start_ns: object
+    ) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("call placed", extra=call_fields(request, call_id, "placed"))
-        live = LiveCall(request, reply_to, start_ms=now)
+        live = LiveCall(request, reply_to, start_ms=now, start_ns=int(start_ns or 0))
         self.live[call_id] = live
         self.counters["placed"] += 1
         self.counters["max_live"] = max(self.counters["max_live"], len(self.live))
@@ -316,6 +321,7 @@ class Trunk:
             "trunk": self.trunk_id,
             "agent": req.agent_id,
             "start_ms": live.start_ms,
+            **({"start_ns": live.start_ns} if live.start_ns else {}),
             "end_ms": event.at_ms,
             "end": event.kind.value,
             "answer": live.answer,

@@ -14,6 +14,8 @@ BENCHMARKS: dict[str, str] = {
     "dnc": "bench.dnc",
     "import": "bench.import_scrub",
     "dispatch": "bench.dispatch",
+    "progressive": "bench.progressive_latency",
+    "memory": "bench.memory",
     "pacing_sim": "bench.pacing_sim",
 }
 

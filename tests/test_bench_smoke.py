@@ -13,8 +13,26 @@ EXPECTED = {
     "dnc": ["1. DNC at registry scale", "ceiling: SISMEMBER -P 16", "bytes/number"],
     "import": ["2. Contact import and scrub", "end to end", "baseline: Redis writes alone"],
     "dispatch": ["3. Dial dispatch", "1 campaign", "ceiling: the same loop on Redis alone"],
+    "progressive": [
+        "4. Progressive latency",
+        "short calls: steady",
+        "login burst",
+        "baseline: no-op call actor -> actor",
+        "baseline: Redis PING",
+    ],
+    "memory": [
+        "5a. Memory per campaign actor",
+        "baseline: bare Ray actor",
+        "CampaignActor dialing",
+        "5b. Redis memory per lead",
+        "run lead state",
+        "baseline: SADD",
+        "5c. Whole cluster at rest",
+        "our actor: controller",
+        "baseline: Ray alone",
+    ],
 }
-NEEDS_RAY = {"dispatch"}
+NEEDS_RAY = {"dispatch", "progressive", "memory"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
