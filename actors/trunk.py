@@ -201,7 +201,8 @@ class Trunk:
     ) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("call placed", extra=call_fields(request, call_id, "placed"))
-        live = LiveCall(request, reply_to, start_ms=now, start_ns=int(start_ns or 0))
+        traced = start_ns if isinstance(start_ns, int) else 0
+        live = LiveCall(request, reply_to, start_ms=now, start_ns=traced)
         self.live[call_id] = live
         self.counters["placed"] += 1
         self.counters["max_live"] = max(self.counters["max_live"], len(self.live))
