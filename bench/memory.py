@@ -73,8 +73,14 @@ def phone_rows(n: int, chunk: int = 20_000) -> Iterator[str]:
 
 
 def ray_processes() -> list[psutil.Process]:
-    """Ray's processes on this node: descendants of this process when it started Ray."""
-    return psutil.Process().children(recursive=True)
+    """Ray's processes on this node: descendants of this process when it started Ray. Walking
+    the tree races with processes that exit meanwhile (Ray's workers come and go): retried."""
+    for _ in range(5):
+        try:
+            return psutil.Process().children(recursive=True)
+        except psutil.Error:
+            time.sleep(0.05)
+    return []
 
 
 SERVICES = "Ray services (dashboard, monitors, agents)"
