@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +75,7 @@ class CampaignDialer:
         self._runs: dict[int, RunInstance] = {}
         self.deleted = False
         self.counters = {"placed": 0, "refused": 0, "deferred_window": 0, "events": 0}
+        self._trunk_snapshot: tuple[float, list[TrunkSlot]] | None = None
 
     # State ------------------------------------------------------------------------------------
     def refresh(self) -> Campaign | None:
@@ -146,6 +148,18 @@ class CampaignDialer:
             self.state.campaigns.trigger(campaign.id, Trigger.SCHEDULE_END)
 
     async def _trunks(self) -> list[TrunkSlot]:
+        """The trunks' free channels (and CPS tokens), asked of every trunk at most once per
+        tick interval: a burst of progressive dials shares one snapshot, its free counts
+        taken down as calls are placed. A trunk fuller than its snapshot refuses the call,
+        and the next one is tried."""
+        now = time.monotonic()
+        if self._trunk_snapshot is not None and now - self._trunk_snapshot[0] < self.cfg.tick_s:
+            return self._trunk_snapshot[1]
+        slots = await self._ask_trunks()
+        self._trunk_snapshot = (now, slots)
+        return slots
+
+    async def _ask_trunks(self) -> list[TrunkSlot]:
         configs = [t for t in self.state.trunks.all() if not t.draining and t.channels > 0]
         handles = [(t.id, find_actor(trunk_actor_name(self.cfg, t.id))) for t in configs]
         live = [(tid, h) for tid, h in handles if h is not None]

@@ -16,7 +16,7 @@ import os
 import random
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import ray
@@ -47,6 +47,21 @@ ASSIGNMENT_HISTORY = 1000
 RESERVATION_TIMEOUT_MS = 300_000
 """Virtual ms after which a reserved agent is freed: longer than max ring time (120 s) plus
 answering machine detection, so only a call whose events were lost can hit it."""
+
+
+DIALS_IN_FLIGHT = 32
+"""Agents a pool reserves and has dialed for at once."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reserved:
+    placeholder: CallContext
+    """What the agent holds until the campaign's call is bound (or the reservation undone)."""
+    reserved_at_ms: int
+
+    @property
+    def reservation(self) -> str:
+        return self.placeholder.reservation
 
 
 class PoolDispatcher:
@@ -147,9 +162,35 @@ class PoolDispatcher:
         return self._save(self.pool.unreserve(agent_id, self.clock.now_ms(), call))
 
     async def dispatch(self) -> int:
-        """Offers available agents to wanting campaigns; returns calls placed."""
+        """Offers available agents to wanting campaigns; returns calls placed. Up to
+        DIALS_IN_FLIGHT agents are reserved at once (most idle first, each for a campaign
+        picked by priority) and their campaigns asked to dial concurrently: one at a time,
+        a pool served about 16 agents a second and the rest waited in line."""
         placed = 0
         while self.wanting:
+            batch = self._reserve_batch()
+            if not batch:
+                break
+            calls = await asyncio.gather(
+                *(
+                    self._dial_for(handle, agent_id, chosen, r)
+                    for agent_id, chosen, handle, r in batch
+                )
+            )
+            for (agent_id, chosen, _, reserved), call in zip(batch, calls, strict=True):
+                if call is None:
+                    self.wanting.pop(chosen, None)
+                    now = self.clock.now_ms()
+                    self._save(self.pool.unreserve(agent_id, now, reserved.placeholder))
+                    continue
+                self._save(self.pool.bind(agent_id, call))
+                self.grants.append((reserved.reserved_at_ms, agent_id, chosen))
+                placed += 1
+        return placed
+
+    def _reserve_batch(self) -> list[tuple[str, str, Any, _Reserved]]:
+        batch: list[tuple[str, str, Any, _Reserved]] = []
+        while self.wanting and len(batch) < DIALS_IN_FLIGHT:
             agent = self.pool.most_idle_available()
             if agent is None:
                 break
@@ -164,19 +205,20 @@ class PoolDispatcher:
             reservation = f"{agent.id}:{uuid.uuid4().hex[:12]}"
             placeholder = CallContext(campaign_id, 0, -1, "", 0, reservation=reservation)
             self._save(self.pool.reserve(agent.id, placeholder, now))
-            try:
-                call = await call_reliably(handle.dial_for_agent, agent.id, reservation)
-            except Exception:
-                log.exception("campaign %s failed to dial for agent %s", chosen, agent.id)
-                call = None
-            if call is None:
-                self.wanting.pop(chosen, None)
-                self._save(self.pool.unreserve(agent.id, self.clock.now_ms(), placeholder))
-                continue
-            self._save(self.pool.bind(agent.id, call))
-            self.grants.append((now, agent.id, chosen))
-            placed += 1
-        return placed
+            batch.append((agent.id, chosen, handle, _Reserved(placeholder, now)))
+        return batch
+
+    async def _dial_for(
+        self, handle: Any, agent_id: str, chosen: str, reserved: _Reserved
+    ) -> CallContext | None:
+        try:
+            return cast(
+                CallContext | None,
+                await call_reliably(handle.dial_for_agent, agent_id, reserved.reservation),
+            )
+        except Exception:
+            log.exception("campaign %s failed to dial for agent %s", chosen, agent_id)
+            return None
 
     async def expire_wrap_ups(self) -> None:
         """Also settles stale reservations. After a restart the pool keeps every agent's state
