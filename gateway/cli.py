@@ -8,6 +8,8 @@
     dialerctl lists create NAME | list | import LIST FILE.csv
     dialerctl dnc create NAME | add LIST NUMBER... | check LIST NUMBER...
     dialerctl agents list QUEUE
+    dialerctl agents login|ready|not-ready|logout QUEUE AGENT
+    dialerctl agents dispose QUEUE AGENT CODE [--callback-at 2026-03-02T15:00:00Z]
     dialerctl trunks list | register ID --channels N [--cps R] | scale ID N | drain ID | remove ID
 
 Connection: --address (DIALER_ADDRESS, default 127.0.0.1:50051), --token (DIALER_TOKEN, else
@@ -248,6 +250,39 @@ class Ctl:
             table.add_row(_short(a.name), state, a.call_id, _short(a.campaign))
         self.out.print(table)
 
+    def agents_act(self, args: argparse.Namespace) -> None:
+        """Log an agent in or out, or set her ready or not ready (a supervisor's console)."""
+        name = f"queues/{_short(args.queue)}/agents/{_short(args.agent)}"
+        rid = _request_id()
+        match args.command:
+            case "login":
+                agent = self.c.agents.LoginAgent(apb.LoginAgentRequest(name=name, request_id=rid))
+            case "logout":
+                agent = self.c.agents.LogoutAgent(apb.LogoutAgentRequest(name=name, request_id=rid))
+            case _:
+                state = (
+                    apb.AGENT_STATE_AVAILABLE
+                    if args.command == "ready"
+                    else apb.AGENT_STATE_NOT_READY
+                )
+                agent = self.c.agents.SetAgentState(
+                    apb.SetAgentStateRequest(name=name, state=state, request_id=rid)
+                )
+        label = _enum_label(apb.AgentState, agent.agent.state, "AGENT_STATE_")
+        self.out.print(f"{_short(args.agent)}: {label}")
+
+    def agents_dispose(self, args: argparse.Namespace) -> None:
+        request = apb.SubmitDispositionRequest(
+            name=f"queues/{_short(args.queue)}/agents/{_short(args.agent)}",
+            code=args.code,
+            request_id=_request_id(),
+        )
+        if args.callback_at:
+            request.callback_time.FromJsonString(args.callback_at)
+        agent = self.c.agents.SubmitDisposition(request).agent
+        label = _enum_label(apb.AgentState, agent.state, "AGENT_STATE_")
+        self.out.print(f"{_short(args.agent)}: {args.code} filed, {label}")
+
     def trunks_list(self, args: argparse.Namespace) -> None:
         trunks = self.c.trunks.ListTrunks(tpb.ListTrunksRequest()).trunks
         table = Table("trunk", "channels", "cps", "live", "draining", "driver")
@@ -383,6 +418,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = agents.add_parser("list")
     sub.add_argument("queue")
     sub.set_defaults(run=Ctl.agents_list)
+    for command in ("login", "ready", "not-ready", "logout"):
+        sub = agents.add_parser(command)
+        sub.add_argument("queue")
+        sub.add_argument("agent")
+        sub.set_defaults(run=Ctl.agents_act)
+    sub = agents.add_parser("dispose")
+    sub.add_argument("queue")
+    sub.add_argument("agent")
+    sub.add_argument("code")
+    sub.add_argument("--callback-at", help="RFC 3339, for call_back")
+    sub.set_defaults(run=Ctl.agents_dispose)
 
     trunks = groups.add_parser("trunks").add_subparsers(dest="command", required=True)
     trunks.add_parser("list").set_defaults(run=Ctl.trunks_list)

@@ -21,6 +21,7 @@ from gateway.gen.dialer.v1 import dnc_list_service_pb2 as dpb
 from gateway.gen.dialer.v1 import trunk_service_pb2 as tpb
 from tests.engine_helpers import PROFILE, Cluster, phones, runtime, start
 from tests.grpc_helpers import Served, serve
+from tests.test_cli import ctl
 from tests.test_grpc_api import timings
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -234,3 +235,23 @@ def test_a_scheduled_campaign_starts_by_itself_and_stop_ends_its_occurrence(
     with pytest.raises(grpc.RpcError) as refused:
         admin.campaigns.RunCampaign(cpb.RunCampaignRequest(name=created.name))
     assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_dialerctl_drives_an_agent_through_her_states(
+    engine: tuple[Cluster, Served], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, served = engine
+    queue = f"q-{uuid.uuid4().hex[:6]}"
+    for command, shown in (
+        ("login", "ann: available"),
+        ("not-ready", "ann: not_ready"),
+        ("ready", "ann: available"),
+    ):
+        code, out = ctl(served, capsys, "agents", command, queue, "ann")
+        assert (code, shown in out) == (0, True), out
+    code, out = ctl(served, capsys, "agents", "dispose", queue, "ann", "sale")
+    assert code == 1 and "FAILED_PRECONDITION" in out  # no call to dispose of
+    code, out = ctl(served, capsys, "agents", "logout", queue, "ann", who="ann")
+    assert code == 0 and "ann: offline" in out
+    code, out = ctl(served, capsys, "agents", "list", queue)
+    assert code == 0 and "offline" in out
