@@ -41,7 +41,13 @@ from cluster.leads import Completion, Lease
 from cluster.lifecycle import IllegalTransition, Trigger
 from cluster.models import Campaign, CampaignStatus, DialingMode
 from cluster.runs import LeasedContact, RunInstance
-from cluster.scheduler import dial_deadline, may_dial, may_dial_any, next_dial_time
+from cluster.scheduler import (
+    dial_deadline,
+    may_dial,
+    may_dial_any,
+    next_dial_time,
+    occurrence_over,
+)
 from cluster.telephony import CallEventKind, OriginateRequest
 
 log = logging.getLogger(__name__)
@@ -119,7 +125,7 @@ class CampaignDialer:
             return
         now = self.clock.now_ms()
         self.run.leads.reap(now, campaign.max_attempts, self.retry_ms)
-        if self._occurrence_over(campaign):
+        if occurrence_over(campaign, self.clock.now()):
             self._end_occurrence(campaign)
             return
         if campaign.status is not CampaignStatus.ACTIVE:
@@ -136,10 +142,6 @@ class CampaignDialer:
         # IllegalTransition: another replica completed it, or the user paused it meanwhile.
         with contextlib.suppress(IllegalTransition):
             self.state.campaigns.trigger(campaign.id, Trigger.RUN_EXHAUSTED)
-
-    def _occurrence_over(self, campaign: Campaign) -> bool:
-        running = campaign.occurrence if campaign.is_scheduled else None
-        return running is not None and running.end is not None and self.clock.now() >= running.end
 
     def _end_occurrence(self, campaign: Campaign) -> None:
         """The scheduler ends it too; the dialer sees it first, to the tick, so no lead is

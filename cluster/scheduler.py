@@ -87,9 +87,8 @@ def due_step(
     if campaign.schedule is None:
         return None
     if campaign.status in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
-        running = campaign.occurrence
-        if running is not None and running.end is not None and now >= running.end:
-            return ScheduleStep(StepKind.END, running)
+        if occurrence_over(campaign, now):
+            return ScheduleStep(StepKind.END, campaign.occurrence)
         return None
     if campaign.status is not CampaignStatus.SCHEDULED:
         return None
@@ -102,6 +101,27 @@ def due_step(
     if now >= rescrub_at and rescrubbed_for != upcoming.start:
         return ScheduleStep(StepKind.RESCRUB, upcoming)
     return None
+
+
+def occurrence_end(campaign: Campaign) -> datetime | None:
+    """When a scheduled campaign's running (or last) occurrence ends; None when the campaign
+    is not scheduled, no occurrence has started, or it runs until its leads are done."""
+    if campaign.schedule is None or campaign.occurrence is None:
+        return None
+    return campaign.occurrence.end
+
+
+def occurrence_over(campaign: Campaign, now: datetime) -> bool:
+    ends = occurrence_end(campaign)
+    return ends is not None and now >= ends
+
+
+def _in_occurrence(campaign: Campaign, now: datetime) -> bool:
+    """An unscheduled campaign is never held by a schedule; a scheduled one only dials inside
+    the occurrence that started."""
+    if campaign.schedule is None:
+        return True
+    return campaign.occurrence is not None and campaign.occurrence.contains(now)
 
 
 def effective_timings(campaign: Campaign) -> ContactableTimings:
@@ -127,11 +147,9 @@ def may_dial(campaign: Campaign, contact: Contact | None, now: datetime) -> bool
     """May a new call to `contact` start now? Inside the contactable timings (as modified by
     recurrence precedence) and, for a scheduled campaign, before its occurrence ends. A call
     already ringing when a window closes is left to finish; this only gates new ones."""
-    if campaign.schedule is not None:
-        running = campaign.occurrence
-        if running is None or not running.contains(now):
-            return False
-    return is_contactable(effective_timings(campaign), contact, now)
+    return _in_occurrence(campaign, now) and is_contactable(
+        effective_timings(campaign), contact, now
+    )
 
 
 def dial_deadline(campaign: Campaign, contact: Contact | None, now: datetime) -> datetime | None:
@@ -141,18 +159,15 @@ def dial_deadline(campaign: Campaign, contact: Contact | None, now: datetime) ->
     closes = window_closes(effective_timings(campaign), contact, now)
     if closes is None:
         return None
-    running = campaign.occurrence if campaign.schedule is not None else None
-    if running is not None and running.end is not None:
-        closes = min(closes, running.end)
-    return closes
+    ends = occurrence_end(campaign)
+    return closes if ends is None else min(closes, ends)
 
 
 def may_dial_any(campaign: Campaign, now: datetime) -> bool:
     """Could any lead be dialed now? False lets the dialer skip leasing altogether. With
     windows in each contact's zone, only the occurrence bounds are known without the lead."""
     if campaign.contactable_timings.use_contact_timezone:
-        running = campaign.occurrence
-        return campaign.schedule is None or (running is not None and running.contains(now))
+        return _in_occurrence(campaign, now)
     return may_dial(campaign, None, now)
 
 
@@ -160,7 +175,7 @@ def next_dial_time(campaign: Campaign, contact: Contact | None, now: datetime) -
     """When a lead refused by `may_dial` should be tried again: when its window opens, if that
     is inside the running occurrence; None if not before this occurrence ends."""
     opens = next_contactable(effective_timings(campaign), contact, now)
-    running = campaign.occurrence if campaign.schedule is not None else None
-    if running is not None and running.end is not None and (opens is None or opens >= running.end):
+    ends = occurrence_end(campaign)
+    if ends is not None and (opens is None or opens >= ends):
         return None
     return opens
