@@ -145,6 +145,8 @@ class Trunk:
         lease_until = now + int(self.cfg.lease_ttl_s * 1000)
         planned: list[OriginationRequest] = []
         taking = 0
+        # Benchmarks only: a wall-clock start, finer than the ms clock (RuntimeConfig).
+        start_ns = time.time_ns() if self.cfg.trace_latency else 0
         for request in requests:
             refusal = self._refusal(request, now, taking)
             taking += not refusal
@@ -158,14 +160,7 @@ class Trunk:
                     token=request.token,
                     lease_until_ms=lease_until,
                     call_id=f"{self.trunk_id}-{uuid.uuid4().hex[:12]}",
-                    record={
-                        "lead": request.lead,
-                        "attempt": request.attempt,
-                        "trunk": self.trunk_id,
-                        "agent": request.agent_id,
-                        "start_ms": now,
-                        **({"start_ns": time.time_ns()} if self.cfg.trace_latency else {}),
-                    },
+                    record=self._call_record(request, now, start_ns),
                     originated_field=originated_field(self.trunk_id),
                     now_ms=now,
                 )
@@ -192,17 +187,31 @@ class Trunk:
                     else {"result": outcome.result}
                 )
                 continue
-            await self._dial(request, plan.call_id, reply_to, now, plan.record.get("start_ns"))
+            await self._dial(request, plan.call_id, reply_to, now, start_ns)
             answers.append({"result": "placed", "call_id": plan.call_id})
         return answers
 
+    def _call_record(
+        self, request: OriginateRequest, start_ms: int, start_ns: int
+    ) -> dict[str, object]:
+        """A call's record as placed; its end adds the end and the answer."""
+        record: dict[str, object] = {
+            "lead": request.lead,
+            "attempt": request.attempt,
+            "trunk": self.trunk_id,
+            "agent": request.agent_id,
+            "start_ms": start_ms,
+        }
+        if start_ns:
+            record["start_ns"] = start_ns
+        return record
+
     async def _dial(
-        self, request: OriginateRequest, call_id: str, reply_to: str, now: int, start_ns: object
+        self, request: OriginateRequest, call_id: str, reply_to: str, now: int, start_ns: int
     ) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("call placed", extra=call_fields(request, call_id, "placed"))
-        traced = start_ns if isinstance(start_ns, int) else 0
-        live = LiveCall(request, reply_to, start_ms=now, start_ns=traced)
+        live = LiveCall(request, reply_to, start_ms=now, start_ns=start_ns)
         self.live[call_id] = live
         self.counters["placed"] += 1
         self.counters["max_live"] = max(self.counters["max_live"], len(self.live))
@@ -317,12 +326,7 @@ class Trunk:
         req = live.request
         run = self.state.keys.campaign(req.campaign_id).run(req.instance)
         record = {
-            "lead": req.lead,
-            "attempt": req.attempt,
-            "trunk": self.trunk_id,
-            "agent": req.agent_id,
-            "start_ms": live.start_ms,
-            **({"start_ns": live.start_ns} if live.start_ns else {}),
+            **self._call_record(req, live.start_ms, live.start_ns),
             "end_ms": event.at_ms,
             "end": event.kind.value,
             "answer": live.answer,
