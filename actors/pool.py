@@ -55,13 +55,15 @@ DIALS_IN_FLIGHT = 32
 
 @dataclasses.dataclass(frozen=True)
 class _Reserved:
+    """An agent reserved for a campaign that is asked to dial for her."""
+
+    agent_id: str
+    campaign: str
+    """The campaign actor's name."""
+    handle: Any
     placeholder: CallContext
     """What the agent holds until the campaign's call is bound (or the reservation undone)."""
-    reserved_at_ms: int
-
-    @property
-    def reservation(self) -> str:
-        return self.placeholder.reservation
+    at_ms: int
 
 
 class PoolDispatcher:
@@ -171,25 +173,20 @@ class PoolDispatcher:
             batch = self._reserve_batch()
             if not batch:
                 break
-            calls = await asyncio.gather(
-                *(
-                    self._dial_for(handle, agent_id, chosen, r)
-                    for agent_id, chosen, handle, r in batch
-                )
-            )
-            for (agent_id, chosen, _, reserved), call in zip(batch, calls, strict=True):
+            calls = await asyncio.gather(*(self._dial_for(r) for r in batch))
+            for reserved, call in zip(batch, calls, strict=True):
                 if call is None:
-                    self.wanting.pop(chosen, None)
+                    self.wanting.pop(reserved.campaign, None)
                     now = self.clock.now_ms()
-                    self._save(self.pool.unreserve(agent_id, now, reserved.placeholder))
+                    self._save(self.pool.unreserve(reserved.agent_id, now, reserved.placeholder))
                     continue
-                self._save(self.pool.bind(agent_id, call))
-                self.grants.append((reserved.reserved_at_ms, agent_id, chosen))
+                self._save(self.pool.bind(reserved.agent_id, call))
+                self.grants.append((reserved.at_ms, reserved.agent_id, reserved.campaign))
                 placed += 1
         return placed
 
-    def _reserve_batch(self) -> list[tuple[str, str, Any, _Reserved]]:
-        batch: list[tuple[str, str, Any, _Reserved]] = []
+    def _reserve_batch(self) -> list[_Reserved]:
+        batch: list[_Reserved] = []
         while self.wanting and len(batch) < DIALS_IN_FLIGHT:
             agent = self.pool.most_idle_available()
             if agent is None:
@@ -205,19 +202,23 @@ class PoolDispatcher:
             reservation = f"{agent.id}:{uuid.uuid4().hex[:12]}"
             placeholder = CallContext(campaign_id, 0, -1, "", 0, reservation=reservation)
             self._save(self.pool.reserve(agent.id, placeholder, now))
-            batch.append((agent.id, chosen, handle, _Reserved(placeholder, now)))
+            batch.append(_Reserved(agent.id, chosen, handle, placeholder, now))
         return batch
 
-    async def _dial_for(
-        self, handle: Any, agent_id: str, chosen: str, reserved: _Reserved
-    ) -> CallContext | None:
+    async def _dial_for(self, reserved: _Reserved) -> CallContext | None:
         try:
             return cast(
                 CallContext | None,
-                await call_reliably(handle.dial_for_agent, agent_id, reserved.reservation),
+                await call_reliably(
+                    reserved.handle.dial_for_agent,
+                    reserved.agent_id,
+                    reserved.placeholder.reservation,
+                ),
             )
         except Exception:
-            log.exception("campaign %s failed to dial for agent %s", chosen, agent_id)
+            log.exception(
+                "campaign %s failed to dial for agent %s", reserved.campaign, reserved.agent_id
+            )
             return None
 
     async def expire_wrap_ups(self) -> None:
