@@ -97,7 +97,3 @@ class Originations:
                 client=pipe,
             )
         return [Origination(text(result), text(call_id)) for result, call_id in pipe.execute()]
-
-    def record(self, request: OriginationRequest) -> Origination:
-        (answer,) = self.record_many([request])
-        return answer

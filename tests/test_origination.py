@@ -40,14 +40,14 @@ def test_origination_answers_in_order_duplicate_refusal_lease_then_places(
     originations = Originations(state.r)
 
     def record(refusal: str = "", token: str = leased.lease.token, call_id: str = "t-1"):  # type: ignore[no-untyped-def]
-        return originations.record(
-            OriginationRequest(
-                run.keys, counters, idempotency_key="k1", refusal=refusal, lead=leased.lease.lead,
-                token=token, lease_until_ms=9_999_999_999_999, call_id=call_id,
-                record={"lead": leased.lease.lead, "start_ms": 5}, originated_field="originated:t",
-                now_ms=5,
-            )
+        request = OriginationRequest(
+            run.keys, counters, idempotency_key="k1", refusal=refusal, lead=leased.lease.lead,
+            token=token, lease_until_ms=9_999_999_999_999, call_id=call_id,
+            record={"lead": leased.lease.lead, "start_ms": 5}, originated_field="originated:t",
+            now_ms=5,
         )  # fmt: skip
+        (answer,) = originations.record_many([request])
+        return answer
 
     assert record(refusal="no_capacity").result == "no_capacity"
     assert record(token="someone-else").result == "lease_lost"
