@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -28,7 +29,8 @@ from actors.runtime import (
     trunk_actor_name,
 )
 from actors.trunk import CallReport
-from cluster.agents import CallContext
+from cluster.abandon import AbandonLedger, LedgerEvent, redial_allowed_from
+from cluster.agents import CallContext, PoolView
 from cluster.dialing import (
     Outcome,
     agentless_slots,
@@ -39,7 +41,14 @@ from cluster.dialing import (
 from cluster.errors import FailedPrecondition, NotFound
 from cluster.leads import Completion, Lease
 from cluster.lifecycle import IllegalTransition, Trigger
-from cluster.models import Campaign, CampaignStatus, DialingMode
+from cluster.models import Campaign, CampaignStatus, ComplianceRegime, DialingMode
+from cluster.pacing import (
+    CallStatsTracker,
+    PacingDecision,
+    PacingInputs,
+    PacingSettings,
+    decide,
+)
 from cluster.runs import LeasedContact, RunInstance
 from cluster.scheduler import (
     dial_deadline,
@@ -57,6 +66,20 @@ RESERVATION_CANCELLED = b"cancelled"
 """Tombstone the pool writes for a reservation it gave up on (see dial_for_agent)."""
 REFUSED_RETRY_MS = 1_000
 """A lead a trunk could not take (capacity, CPS) waits this long (virtual) before another try."""
+LIVE_ANSWERS = frozenset({CallEventKind.ANSWERED_HUMAN.value, CallEventKind.ANSWERED.value})
+PACED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.POWER})
+"""Modes whose calls are placed for no agent in particular and paced by cluster/pacing.py."""
+
+
+@dataclass
+class PacedCall:
+    """A call of a paced campaign this dialer placed, until it ends (memory only: after a
+    restart the dialer counts the run's other leases as calls ringing, and asks the pool)."""
+
+    placed_ms: int
+    contact: dict[str, Any]
+    answered_ms: int = 0
+    abandoned: bool = False
 
 
 @dataclass
@@ -80,8 +103,21 @@ class CampaignDialer:
         self.run: RunInstance | None = None
         self._runs: dict[int, RunInstance] = {}
         self.deleted = False
-        self.counters = {"placed": 0, "refused": 0, "deferred_window": 0, "events": 0}
+        self.counters = {
+            "placed": 0,
+            "refused": 0,
+            "deferred_window": 0,
+            "events": 0,
+            "held_72h": 0,
+            "abandoned": 0,
+        }
         self._trunk_snapshot: tuple[float, list[TrunkSlot]] | None = None
+        self.tracker = CallStatsTracker()
+        self.paced_calls: dict[str, PacedCall] = {}
+        self.last_decision: PacingDecision | None = None
+        self._chains: dict[str, asyncio.Task[None]] = {}
+        self._ledger: AbandonLedger | None = None
+        self._pool_released = False
 
     # State ------------------------------------------------------------------------------------
     def refresh(self) -> Campaign | None:
@@ -122,19 +158,25 @@ class CampaignDialer:
         if campaign is None or self.run is None:
             return
         if campaign.status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
+            await self._release_pool(campaign)
             return
+        self._pool_released = False
         now = self.clock.now_ms()
         self.run.leads.reap(now, campaign.max_attempts, self.retry_ms)
         if occurrence_over(campaign, self.clock.now()):
             self._end_occurrence(campaign)
             return
         if campaign.status is not CampaignStatus.ACTIVE:
+            if campaign.dialing_mode in PACED_MODES:  # paused: its calls still need agents
+                await self._pace(campaign, wanting=bool(self.paced_calls))
             return
         if self.run.leads.exhausted():
             self._complete_run(campaign)
             return
         if campaign.dialing_mode is DialingMode.AGENTLESS:
             await self._dial_agentless(campaign, now)
+        elif campaign.dialing_mode in PACED_MODES:
+            await self._dial_paced(campaign, now)
         else:
             await self._announce_demand(campaign, now)
 
@@ -192,10 +234,15 @@ class CampaignDialer:
         await self._place_many(campaign, leased, trunks)
 
     async def _place_many(
-        self, campaign: Campaign, leased: list[LeasedContact], trunks: list[TrunkSlot]
-    ) -> None:
-        """Originates agentless leads in one batch per trunk, the trunks in parallel: one Ray
-        call per trunk and tick instead of one per lead. A lead no trunk takes waits a moment."""
+        self,
+        campaign: Campaign,
+        leased: list[LeasedContact],
+        trunks: list[TrunkSlot],
+        paced: bool = False,
+    ) -> list[tuple[str, LeasedContact]]:
+        """Originates leads for no agent (agentless, or `paced`) in one batch per trunk, the
+        trunks in parallel: one Ray call per trunk and tick instead of one per lead. A lead no
+        trunk takes waits a moment. Returns the calls placed."""
         assert self.run is not None
         now_dt = self.clock.now()
         batches: dict[str, tuple[TrunkSlot, list[tuple[LeasedContact, OriginateRequest]]]] = {}
@@ -210,6 +257,8 @@ class CampaignDialer:
                 continue
             trunk.free -= 1
             request = self._request(campaign, lc, now_dt, agent_id=None, reservation="")
+            if paced:
+                request = dataclasses.replace(request, paced=True)
             batches.setdefault(trunk.trunk_id, (trunk, []))[1].append((lc, request))
         results = await asyncio.gather(
             *(
@@ -218,6 +267,7 @@ class CampaignDialer:
             ),
             return_exceptions=True,
         )
+        placed: list[tuple[str, LeasedContact]] = []
         for (_, batch), answers in zip(batches.values(), results, strict=True):
             if isinstance(answers, BaseException):
                 # The trunk is gone (its calls, if any, died with it): the leases lapse and the
@@ -225,19 +275,23 @@ class CampaignDialer:
                 log.warning("originate batch failed: %s", answers)
                 continue
             for (lc, _), answer in zip(batch, answers, strict=True):
-                self._settle_originate(campaign, lc, answer)
+                if self._settle_originate(campaign, lc, answer):
+                    placed.append((str(answer.get("call_id", "")), lc))
+        return placed
 
     def _settle_originate(
         self, campaign: Campaign, lc: LeasedContact, answer: dict[str, str]
-    ) -> None:
-        """What a trunk's answer to one originate means for the lead."""
+    ) -> bool:
+        """What a trunk's answer to one originate means for the lead; True if it is dialing."""
         result = answer["result"]
         if result in ("placed", "duplicate"):
             self.counters["placed"] += 1
-        elif result == "too_late":
+            return True
+        if result == "too_late":
             self._defer_to_window(campaign, lc)
         elif result != "lease_lost":  # lease_lost: the lead is no longer ours
             self._refused(lc)
+        return False
 
     def _refused(self, lc: LeasedContact) -> None:
         assert self.run is not None
@@ -331,7 +385,12 @@ class CampaignDialer:
         if pool is None:
             return
         wanting = self.run.leads.has_dialable(now)
-        await call_reliably(pool.want, self.name, campaign.priority, wanting)
+        offer_timeout_ms = (
+            campaign.preview_timeout_seconds * 1000
+            if campaign.dialing_mode is DialingMode.PREVIEW
+            else 0
+        )
+        await call_reliably(pool.want, self.name, campaign.priority, wanting, offer_timeout_ms)
 
     async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
         """Called by the pool with a reserved agent: place one call for it, or say no.
@@ -346,37 +405,97 @@ class CampaignDialer:
         trunks = await self._trunks()
         if not any(t.free > 0 for t in trunks):
             return None
-        recorded = self.state.r.hget(run.keys.reservations(), reservation)
-        if recorded == RESERVATION_CANCELLED:
-            return None  # the pool gave up on this reservation and freed the agent
-        if recorded is not None:
-            lead, token, attempt = msgpack.unpackb(recorded)
-            ((_, contact),) = run.contacts_for([lead])
-            if contact is None:
+        recorded, lc = self._reserved_lead(run, reservation)
+        if recorded:
+            if lc is None:
                 return None
-            lc = LeasedContact(Lease(lead, token, attempt), contact, "")
             return await self._call_for_agent(
                 campaign, lc, trunks, agent_id, reservation, resend=True
             )
         for _ in range(5):  # a lead outside its window is deferred; try the next
-            leased = run.lease_contacts(self.clock.now_ms(), 1, self._ttl_ms, campaign.max_attempts)
-            if not leased:
-                return None
-            lc = leased[0]
-            # Claim the reservation for this lead; the pool claims it with a tombstone when it
-            # gives up on it, so exactly one of the two wins (HSETNX on one field).
-            if not self.state.r.hsetnx(
-                run.keys.reservations(),
-                reservation,
-                msgpack.packb([lc.lease.lead, lc.lease.token, lc.lease.attempt]),
-            ):
-                run.leads.defer(lc.lease, self.clock.now_ms())
+            lc = self._lease_for(run, campaign, reservation, self._ttl_ms)
+            if lc is None:
                 return None
             placed = await self._call_for_agent(campaign, lc, trunks, agent_id, reservation)
             if placed is not None:
                 return placed
             self.state.r.hdel(run.keys.reservations(), reservation)
         return None
+
+    def _reserved_lead(
+        self, run: RunInstance, reservation: str
+    ) -> tuple[bool, LeasedContact | None]:
+        """(whether the reservation was recorded, its lead). A cancelled reservation is
+        recorded, with no lead: the pool gave up on it and freed the agent."""
+        recorded = self.state.r.hget(run.keys.reservations(), reservation)
+        if recorded is None:
+            return False, None
+        if recorded == RESERVATION_CANCELLED:
+            return True, None
+        lead, token, attempt = msgpack.unpackb(recorded)
+        ((_, contact),) = run.contacts_for([lead])
+        if contact is None:
+            return True, None
+        return True, LeasedContact(Lease(lead, token, attempt), contact, "")
+
+    def _lease_for(
+        self, run: RunInstance, campaign: Campaign, reservation: str, ttl_ms: int
+    ) -> LeasedContact | None:
+        """Leases the next lead for a reservation and records it under the reservation's id.
+        The pool claims the id with a tombstone when it gives up on it, so exactly one of the
+        two wins (HSETNX on one field)."""
+        leased = run.lease_contacts(self.clock.now_ms(), 1, ttl_ms, campaign.max_attempts)
+        if not leased:
+            return None
+        lc = leased[0]
+        if not self.state.r.hsetnx(
+            run.keys.reservations(),
+            reservation,
+            msgpack.packb([lc.lease.lead, lc.lease.token, lc.lease.attempt]),
+        ):
+            run.leads.defer(lc.lease, self.clock.now_ms())
+            return None
+        return lc
+
+    # Preview ------------------------------------------------------------------------------
+    async def offer_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
+        """Called by the pool with a reserved agent of a preview campaign: picks the lead to
+        show her (leased for the offer's timeout) without dialing. Idempotent per reservation,
+        like dial_for_agent."""
+        campaign = self.refresh()
+        if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
+            return None
+        run = self.run
+        recorded, lc = self._reserved_lead(run, reservation)
+        if recorded:
+            return self._context(lc, reservation, "") if lc is not None else None
+        ttl_ms = campaign.preview_timeout_seconds * 1000 + self._ttl_ms
+        for _ in range(5):  # a lead outside its window is deferred; try the next
+            lc = self._lease_for(run, campaign, reservation, ttl_ms)
+            if lc is None:
+                return None
+            if may_dial(campaign, lc.contact, self.clock.now()):
+                return self._context(lc, reservation, "")
+            self._defer_to_window(campaign, lc)
+            self.state.r.hdel(run.keys.reservations(), reservation)
+        return None
+
+    async def dial_offer(self, agent_id: str, reservation: str) -> CallContext | None:
+        """The agent accepted the offer made under `reservation`: place its call now (or say
+        no: campaign no longer active, contact out of its window, trunks full; the lead
+        then goes back)."""
+        campaign = self.refresh()
+        run = self._runs.get(self.run.instance) if self.run is not None else None
+        if campaign is None or run is None:
+            return None
+        _, lc = self._reserved_lead(run, reservation)
+        if lc is None:
+            return None
+        if campaign.status is not CampaignStatus.ACTIVE:
+            run.leads.defer(lc.lease, self.clock.now_ms())
+            return None
+        trunks = await self._trunks()
+        return await self._call_for_agent(campaign, lc, trunks, agent_id, reservation)
 
     async def _call_for_agent(
         self,
@@ -391,6 +510,10 @@ class CampaignDialer:
         call_id = await self._place(campaign, lc, trunks, agent_id, resend, reservation)
         if call_id is None:
             return None
+        return self._context(lc, reservation, call_id)
+
+    def _context(self, lc: LeasedContact, reservation: str, call_id: str) -> CallContext:
+        assert self.run is not None
         return CallContext(
             campaign_id=self.campaign_id,
             instance=self.run.instance,
@@ -403,6 +526,215 @@ class CampaignDialer:
             reservation=reservation,
         )
 
+    # Predictive and power ----------------------------------------------------------------
+    def ledger(self, campaign: Campaign) -> AbandonLedger:
+        """The campaign's abandon ledger (kept while its time zone stays the same)."""
+        zone = campaign.contactable_timings.timezone
+        if self._ledger is None or self._ledger.timezone != zone:
+            self._ledger = AbandonLedger.for_campaign(
+                self.state.r, self.state.keys.campaign(self.campaign_id), campaign
+            )
+        return self._ledger
+
+    def _ringing_elapsed_s(self, now: int) -> tuple[float, ...]:
+        """Seconds since each call still ringing was placed. The run's other leases (calls of
+        an earlier life of this actor, or of another replica) count as just placed: the
+        cautious reading, as they may all still answer."""
+        assert self.run is not None
+        ours = [(now - c.placed_ms) / 1000 for c in self.paced_calls.values() if not c.answered_ms]
+        unknown = self.run.leads.leased_count() - len(self.paced_calls)
+        return (*ours, *([0.0] * max(0, unknown)))
+
+    async def _pace(self, campaign: Campaign, wanting: bool) -> PoolView | None:
+        pool = self._pool(campaign)
+        if pool is None:
+            return None
+        view: PoolView = await call_reliably(
+            pool.pace, self.name, self.campaign_id, campaign.priority, wanting
+        )
+        for seconds in view.wrap_ups_s:
+            self.tracker.wrapped(seconds)
+        return view
+
+    async def _release_pool(self, campaign: Campaign) -> None:
+        """A paced campaign no longer running keeps its claim on agents while its calls last,
+        then gives it up, so the queue's other campaigns get the agents."""
+        if campaign.dialing_mode not in PACED_MODES or self._pool_released:
+            return
+        in_flight = bool(self.paced_calls)
+        await self._pace(campaign, wanting=in_flight)
+        self._pool_released = not in_flight
+
+    async def _dial_paced(self, campaign: Campaign, now: int) -> None:
+        """Places the calls the pacing policy asks for (cluster/pacing.py), for no agent in
+        particular. Only replica 0 paces: two dialers reading one pool would each place the
+        calls its free agents allow. Other replicas still take their calls' events."""
+        assert self.run is not None
+        has_leads = self.run.leads.has_dialable(now)
+        view = await self._pace(campaign, wanting=has_leads or bool(self.paced_calls))
+        if view is None or not has_leads or self.replica != 0:
+            return
+        if not may_dial_any(campaign, self.clock.now()):
+            return
+        inputs = PacingInputs(
+            stats=self.tracker.snapshot(now / 1000),
+            agents=view.agents,
+            ringing_elapsed_s=self._ringing_elapsed_s(now),
+            waiting_live=view.waiting_live,
+            budget=self.ledger(campaign).budget(campaign, now),
+        )
+        settings = PacingSettings(
+            campaign.dialing_mode,
+            campaign.abandon_target,
+            campaign.power_ratio,
+            self.cfg.predictive,
+        )
+        decision = self.last_decision = decide(inputs, settings)
+        if decision.calls <= 0:
+            return
+        trunks = await self._trunks()
+        n = min(decision.calls, sum(t.free for t in trunks), MAX_LEASE_BATCH)
+        if n <= 0:
+            return
+        leased = self.run.lease_contacts(now, n, self._ttl_ms, campaign.max_attempts)
+        leased = self._hold_recent_abandons(campaign, leased, now)
+        placed = await self._place_many(campaign, leased, trunks, paced=True)
+        self.tracker.placed(len(placed))
+        for call_id, lc in placed:
+            self.paced_calls[call_id] = PacedCall(now, lc.contact.to_record())
+
+    def _hold_recent_abandons(
+        self, campaign: Campaign, leased: list[LeasedContact], now: int
+    ) -> list[LeasedContact]:
+        """UK: a number abandoned in the last 72 h is not called again by a dialer that
+        cannot guarantee an agent; its lead waits (attempt not counted) until the hold ends."""
+        if campaign.compliance_regime is not ComplianceRegime.UK or not leased:
+            return leased
+        assert self.run is not None
+        recent = self.ledger(campaign).recently_abandoned([lc.contact.phone for lc in leased], now)
+        kept = []
+        for lc in leased:
+            abandoned_at = recent.get(lc.contact.phone)
+            if abandoned_at is None:
+                kept.append(lc)
+                continue
+            self.run.leads.defer(lc.lease, redial_allowed_from(abandoned_at))
+            self.counters["held_72h"] += 1
+        return kept
+
+    def _chain(self, call_id: str, step: Any) -> None:
+        """Runs `step` (a coroutine) after the earlier steps of the same call, without holding
+        up the events of other calls: a live answer may wait for an agent for 2 s."""
+        before = self._chains.get(call_id)
+
+        async def run() -> None:
+            if before is not None:
+                with contextlib.suppress(Exception):
+                    await before
+            try:
+                await step
+            except Exception:
+                log.exception("call %s: event failed", call_id)
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._chains.get(call_id) is done:
+                del self._chains[call_id]
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._chains[call_id] = task
+        task.add_done_callback(forget)
+
+    def _paced_event_chained(self, campaign: Campaign, report: CallReport) -> bool:
+        """Takes a paced call's event. A live answer (and what follows it on the same call) is
+        handled in its own task: True. Other outcomes are noted for the pacing statistics and
+        the ledger and left to the common path: False."""
+        run = self._open(report.request.instance)
+        if run is None or report.kind is CallEventKind.RINGING:
+            return False
+        talked = report.kind is CallEventKind.HUNG_UP and report.answer in LIVE_ANSWERS
+        if is_live_answer(report.kind) or talked or report.call_id in self._chains:
+            self._chain(report.call_id, self._on_paced_answer_event(campaign, run, report))
+            return True
+        call = self.paced_calls.pop(report.call_id, None)
+        if call is not None and report.kind is not CallEventKind.HUNG_UP:
+            # Resolved without a live answer: a machine, busy, no answer or a failure.
+            self.tracker.resolved(False, (report.at_ms - call.placed_ms) / 1000)
+        if report.kind is CallEventKind.ANSWERED_MACHINE:
+            self.ledger(campaign).record(
+                report.call_id, LedgerEvent.MACHINE, report.at_ms, self.clock.now_ms()
+            )
+        return False
+
+    async def _on_paced_answer_event(
+        self, campaign: Campaign, run: RunInstance, report: CallReport
+    ) -> None:
+        req = report.request
+        lease = Lease(req.lead, req.token, req.attempt)
+        call = self.paced_calls.get(report.call_id)
+        pool = self._pool(campaign)
+        ledger = self.ledger(campaign)
+        context = CallContext(
+            req.campaign_id, req.instance, req.lead, req.token, req.attempt, report.call_id,
+            req.phone, contact=call.contact if call else {},
+        )  # fmt: skip
+        if is_live_answer(report.kind):
+            ledger.record(report.call_id, LedgerEvent.LIVE, report.at_ms, self.clock.now_ms())
+            if call is not None:
+                call.answered_ms = report.at_ms
+                self.tracker.resolved(True, (report.at_ms - call.placed_ms) / 1000)
+            agent = ""
+            if pool is not None:
+                agent = await call_reliably(pool.connect_any, context, report.at_ms)
+            if agent:
+                self.tracker.connected()
+                return
+            self.tracker.abandoned()
+            if call is not None:
+                call.abandoned = True
+            await self._abandon(campaign, report)
+            return
+        # The answered call ended (HUNG_UP): wrap-up for its agent, or it was abandoned.
+        self.paced_calls.pop(report.call_id, None)
+        agent = ""
+        if call is None or not call.abandoned:
+            agent = await call_reliably(pool.end_paced_call, context) if pool is not None else ""
+        now = self.clock.now_ms()
+        if agent:
+            if call is not None and call.answered_ms:
+                self.tracker.talked((report.at_ms - call.answered_ms) / 1000)
+            connected = Completion(
+                now, lease, Outcome.CONNECTED, retry=False, hold=True,
+                max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
+            )  # fmt: skip
+            run.leads.complete_many([connected])
+            return
+        if call is None:
+            # This dialer restarted since the answer and no agent holds the call: it was
+            # abandoned (the ledger counts each call's events once, so recording again is safe).
+            ledger.record(report.call_id, LedgerEvent.LIVE, report.at_ms, now)
+            ledger.record(report.call_id, LedgerEvent.ABANDONED, report.at_ms, now, req.phone)
+        abandoned = Completion(
+            now, lease, Outcome.ABANDONED, retry=True,
+            max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
+        )  # fmt: skip
+        run.leads.complete_many([abandoned])
+
+    async def _abandon(self, campaign: Campaign, report: CallReport) -> None:
+        """A live answer no agent took in time: counted, and given the safe-harbor message
+        (which ends the call; the lead is settled when it has)."""
+        self.counters["abandoned"] += 1
+        now = self.clock.now_ms()
+        self.ledger(campaign).record(
+            report.call_id, LedgerEvent.ABANDONED, report.at_ms, now, report.request.phone
+        )
+        trunk = find_actor(trunk_actor_name(self.cfg, report.trunk_id))
+        if trunk is None:
+            return
+        if campaign.safe_harbor_flow_id:
+            await call_reliably(trunk.play_message, report.call_id, campaign.safe_harbor_flow_id)
+        else:
+            await call_reliably(trunk.hangup, report.call_id)
+
     # Events -----------------------------------------------------------------------------------
     async def on_call_events(self, reports: list[CallReport]) -> None:
         """Call events in the order a trunk saw them; the campaign is read once per batch."""
@@ -410,6 +742,12 @@ class CampaignDialer:
         settled: list[tuple[RunInstance, Completion]] = []
         try:
             for report in reports:
+                if (
+                    report.request.paced
+                    and campaign is not None
+                    and self._paced_event_chained(campaign, report)
+                ):
+                    continue
                 await self._on_call_event(campaign, report, settled)
         finally:
             self._settle(settled)
@@ -449,14 +787,15 @@ class CampaignDialer:
         pool = self._pool(campaign) if req.agent_id else None
         now = self.clock.now_ms()
         if is_live_answer(report.kind):
-            if pool is None or await self._connect_agent(pool, req.agent_id or "", call):
+            if pool is None:
                 return
-            # No agent could take the answered call: abandon it (hang up, retry the lead).
-            await self._hangup(report)
-            run.leads.complete(
-                self.clock.now_ms(), lease, Outcome.ABANDONED, retry=True,
-                max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
-            )  # fmt: skip
+            self.ledger(campaign).record(report.call_id, LedgerEvent.LIVE, report.at_ms, now)
+            if await self._connect_agent(pool, req.agent_id or "", call):
+                return
+            # No agent could take the answered call (rare: its agent's state moved on): abandon
+            # it. The lead is settled when the call has ended (after the safe-harbor message,
+            # if the campaign has one), below.
+            await self._abandon(campaign, report)
             return
         machine = report.kind is CallEventKind.ANSWERED_MACHINE or (
             report.kind is CallEventKind.HUNG_UP and report.answer == CallEventKind.ANSWERED_MACHINE
@@ -470,10 +809,21 @@ class CampaignDialer:
             if pool is None:
                 settled.append((run, connected))
                 return
-            run.leads.complete_many([connected])
-            await call_reliably(pool.end_call, req.agent_id, call)
+            agent = await call_reliably(pool.end_call, req.agent_id, call)
+            if _holds(agent, call):
+                # A disposition filed before this completion is kept and applied with it.
+                run.leads.complete_many([connected])
+                return
+            # The agent never took the call: it was abandoned.
+            abandoned = Completion(
+                now, lease, Outcome.ABANDONED, retry=True,
+                max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
+            )  # fmt: skip
+            run.leads.complete_many([abandoned])
             return
         if report.kind is CallEventKind.ANSWERED_MACHINE:
+            if pool is not None:
+                self.ledger(campaign).record(report.call_id, LedgerEvent.MACHINE, report.at_ms, now)
             # Hang up first: the retry period counts from the end of the call.
             await self._hangup(report)
             now = self.clock.now_ms()
@@ -504,6 +854,12 @@ class CampaignDialer:
         trunk = find_actor(trunk_actor_name(self.cfg, report.trunk_id))
         if trunk is not None:
             await call_reliably(trunk.hangup, report.call_id)
+
+
+def _holds(agent: dict[str, Any], call: CallContext) -> bool:
+    """Whether an agent's record (as the pool returns it) is on or past `call`."""
+    held = agent.get("call") or {}
+    return agent.get("state") == "wrap_up" and held.get("reservation") == call.reservation
 
 
 @ray.remote
@@ -539,6 +895,20 @@ class CampaignActor:
 
     async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
         return await self.dialer.dial_for_agent(agent_id, reservation)
+
+    async def offer_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
+        return await self.dialer.offer_for_agent(agent_id, reservation)
+
+    async def dial_offer(self, agent_id: str, reservation: str) -> CallContext | None:
+        return await self.dialer.dial_offer(agent_id, reservation)
+
+    async def pacing(self) -> dict[str, Any]:
+        """The last pacing decision and what it was made from (tests, operators)."""
+        decision = self.dialer.last_decision
+        return {
+            "decision": dataclasses.asdict(decision) if decision else None,
+            "paced_calls": len(self.dialer.paced_calls),
+        }
 
     async def stats(self) -> dict[str, Any]:
         return {"replica": self.dialer.replica, **self.dialer.counters}

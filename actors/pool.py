@@ -22,7 +22,13 @@ import msgpack
 import ray
 
 from actors.campaign import RESERVATION_CANCELLED
-from actors.runtime import RuntimeConfig, call_reliably, find_actor, trunk_actor_name
+from actors.runtime import (
+    RuntimeConfig,
+    call_reliably,
+    campaign_actor_name,
+    find_actor,
+    trunk_actor_name,
+)
 from cluster.agents import (
     Agent,
     AgentPool,
@@ -30,13 +36,16 @@ from cluster.agents import (
     AgentStore,
     CallContext,
     Disposed,
+    PoolView,
     pick_campaign,
     redial_at,
+    share_for,
 )
 from cluster.codec import text
 from cluster.dialing import attempt_key
-from cluster.errors import NotFound
-from cluster.leads import LeadState
+from cluster.errors import FailedPrecondition, NotFound
+from cluster.leads import LeadState, Lease
+from cluster.pacing import CONNECT_GRACE_S
 from cluster.telephony import CallEventKind
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,22 @@ answering machine detection, so only a call whose events were lost can hit it.""
 
 DIALS_IN_FLIGHT = 32
 """Agents a pool reserves and has dialed for at once."""
+
+PACED_STALE_S = 5.0
+"""Real seconds after which a paced campaign that stopped asking (its dialer gone) no longer
+holds agents back from the queue's other campaigns."""
+
+WRAP_SAMPLES = 500
+"""Wrap-up lengths kept per campaign until its dialer collects them (pace)."""
+
+
+@dataclasses.dataclass
+class _WaitingAnswer:
+    """A live answer of a paced campaign waiting for an agent until its grace runs out."""
+
+    call: CallContext
+    deadline_ms: int
+    agent: asyncio.Future[str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +100,15 @@ class PoolDispatcher:
         self.store = AgentStore(self.state.r, self.state.keys.queue_agents(queue_id))
         self.pool = AgentPool(self.store.load(), int(cfg.wrap_up_timeout_s * 1000))
         self.wanting: dict[str, int] = {}  # campaign actor name -> priority
+        self.offer_timeouts: dict[str, int] = {}
+        """Preview campaigns among `wanting` (actor name -> offer timeout, ms)."""
+        self.paced: dict[str, int] = {}
+        """Predictive and power campaigns with leads or calls in flight (name -> priority):
+        they place calls for no agent in particular and need agents when calls answer."""
+        self._paced_at: dict[str, float] = {}  # name -> when it last asked (monotonic)
+        self.waiting: list[_WaitingAnswer] = []
+        self.wrap_ups: dict[str, list[float]] = {}  # campaign id -> wrap-up seconds, unread
+        self.offered_by: dict[str, str] = {}  # agent -> the campaign actor that offered
         self.rng = random.Random(seed)
         self.grants: list[tuple[int, str, str]] = []  # (at_ms, agent, campaign actor), for tests
         self.connects = 0
@@ -111,15 +145,110 @@ class PoolDispatcher:
         """Settles the lead with its campaign first, then frees the agent (see disposition)."""
         disposed = self.pool.disposition(agent_id, code, self.clock.now_ms(), callback_at_ms)
         await self.notify(disposed)
-        self._save(self.pool.finish_wrap_up(disposed, self.clock.now_ms()))
+        self._finish_wrap_up(disposed)
         return disposed
 
+    def _finish_wrap_up(self, disposed: Disposed) -> None:
+        now = self.clock.now_ms()
+        agent = self.pool.get(disposed.agent_id)
+        if agent.state is AgentState.WRAP_UP:
+            samples = self.wrap_ups.setdefault(disposed.call.campaign_id, [])
+            samples.append((now - agent.state_since_ms) / 1000)
+            del samples[:-WRAP_SAMPLES]
+        self._save(self.pool.finish_wrap_up(disposed, now))
+        self.serve_waiting()
+
     # Campaigns ----------------------------------------------------------------------------
-    def want(self, campaign_actor: str, priority: int, wanting: bool) -> None:
+    def want(
+        self, campaign_actor: str, priority: int, wanting: bool, offer_timeout_ms: int = 0
+    ) -> None:
+        """A progressive (or, with an offer timeout, preview) campaign says whether it has
+        leads to dial: agents are reserved for it and it is asked to dial (or offer)."""
         if wanting:
             self.wanting[campaign_actor] = priority
+            if offer_timeout_ms:
+                self.offer_timeouts[campaign_actor] = offer_timeout_ms
         else:
             self.wanting.pop(campaign_actor, None)
+
+    def pace(self, campaign_actor: str, campaign_id: str, priority: int, wanting: bool) -> PoolView:
+        """A paced campaign (predictive, power) says whether it has leads or calls in flight,
+        and learns the agents it may count on (see share_for), its answers waiting for an
+        agent, and the wrap-ups finished since it last asked."""
+        if wanting:
+            self.paced[campaign_actor] = priority
+            self._paced_at[campaign_actor] = time.monotonic()
+        else:
+            self.paced.pop(campaign_actor, None)
+        self._forget_silent_paced()
+        priorities = {**self.wanting, **self.paced}
+        snapshot = self.pool.snapshot(self.clock.now_ms())
+        offset = self.rng.randrange(max(1, len(priorities)))
+        return PoolView(
+            agents=share_for(snapshot, campaign_actor, priorities, offset),
+            waiting_live=sum(1 for w in self.waiting if w.call.campaign_id == campaign_id),
+            wrap_ups_s=self.wrap_ups.pop(campaign_id, []),
+        )
+
+    def _forget_silent_paced(self) -> None:
+        oldest = time.monotonic() - PACED_STALE_S
+        for name in [n for n in self.paced if self._paced_at.get(n, 0.0) < oldest]:
+            self.paced.pop(name, None)
+
+    async def connect_any(self, call: CallContext, answered_at_ms: int) -> str:
+        """Connects a paced campaign's live answer to the most idle available agent, waiting
+        for one until CONNECT_GRACE_S after the answer. Returns the agent, or "" if none came
+        in time (the caller abandons the call to its safe-harbor flow). Answers waiting are
+        served before any new reservation (see serve_waiting)."""
+        held = self.pool.holder(call)
+        if held is not None:  # a retried request
+            return held.id if held.state is not AgentState.RESERVED else ""
+        taken = self._take_for(call)
+        if taken:
+            return taken
+        deadline = answered_at_ms + int(CONNECT_GRACE_S * 1000)
+        left_s = (deadline - self.clock.now_ms()) / 1000 / self.cfg.time_scale
+        if left_s <= 0:
+            return ""
+        waiting = _WaitingAnswer(call, deadline, asyncio.get_running_loop().create_future())
+        self.waiting.append(waiting)
+        await asyncio.wait({waiting.agent}, timeout=left_s)
+        if waiting.agent.done():
+            return waiting.agent.result()
+        self.waiting.remove(waiting)
+        return ""
+
+    def _take_for(self, call: CallContext) -> str:
+        """Connects the most idle available agent to `call`; returns her id ("" if none)."""
+        agent = self.pool.most_idle_available()
+        if agent is None:
+            return ""
+        self._save(self.pool.take(agent.id, call, self.clock.now_ms()))
+        self.connects += 1
+        self._announce(agent.id, "connected", call, call.contact)
+        return agent.id
+
+    def serve_waiting(self) -> None:
+        """Gives agents just freed to live answers waiting for one, oldest first."""
+        while self.waiting:
+            waiting = self.waiting[0]
+            if waiting.agent.done():
+                self.waiting.pop(0)
+                continue
+            taken = self._take_for(waiting.call)
+            if not taken:
+                return
+            self.waiting.pop(0)
+            waiting.agent.set_result(taken)
+
+    def end_paced_call(self, call: CallContext) -> str:
+        """A paced campaign's answered call ended: its agent (if one took it) goes to wrap-up.
+        Returns that agent, or "" if no agent held it (it was abandoned)."""
+        agent = self.pool.holder(call)
+        if agent is None:
+            return ""
+        self.end_call(agent.id, call)
+        return agent.id
 
     def connect(self, agent_id: str, call: CallContext) -> Agent:
         before = self.pool.agents.get(agent_id)
@@ -141,7 +270,12 @@ class PoolDispatcher:
         return agent
 
     def _announce(
-        self, agent_id: str, event: str, call: CallContext, contact: dict[str, Any]
+        self,
+        agent_id: str,
+        event: str,
+        call: CallContext,
+        contact: dict[str, Any],
+        expires_at_ms: int = 0,
     ) -> None:
         """Appends to the agent's assignment stream (the gateway's WatchAssignments)."""
         record = {
@@ -152,6 +286,8 @@ class PoolDispatcher:
             "phone": call.phone,
             "contact": contact,
         }
+        if expires_at_ms:
+            record["expires_at_ms"] = expires_at_ms
         key = self.state.keys.agent_assignments(self.queue_id, agent_id)
         try:
             self.state.r.xadd(
@@ -164,10 +300,12 @@ class PoolDispatcher:
         return self._save(self.pool.unreserve(agent_id, self.clock.now_ms(), call))
 
     async def dispatch(self) -> int:
-        """Offers available agents to wanting campaigns; returns calls placed. Up to
-        DIALS_IN_FLIGHT agents are reserved at once (most idle first, each for a campaign
-        picked by priority) and their campaigns asked to dial concurrently: one at a time,
-        a pool served about 16 agents a second and the rest waited in line."""
+        """Offers available agents to wanting campaigns; returns calls placed (or preview
+        offers made). Up to DIALS_IN_FLIGHT agents are reserved at once (most idle first,
+        each for a campaign picked by priority) and their campaigns asked to dial
+        concurrently: one at a time, a pool served about 16 agents a second and the rest
+        waited in line. Live answers waiting for an agent are served first."""
+        self.serve_waiting()
         placed = 0
         while self.wanting:
             batch = self._reserve_batch()
@@ -180,19 +318,34 @@ class PoolDispatcher:
                     now = self.clock.now_ms()
                     self._save(self.pool.unreserve(reserved.agent_id, now, reserved.placeholder))
                     continue
-                self._save(self.pool.bind(reserved.agent_id, call))
+                timeout_ms = self.offer_timeouts.get(reserved.campaign, 0)
+                if timeout_ms:
+                    self._offer(reserved, call, timeout_ms)
+                else:
+                    self._save(self.pool.bind(reserved.agent_id, call))
                 self.grants.append((reserved.at_ms, reserved.agent_id, reserved.campaign))
                 placed += 1
+            self.serve_waiting()
         return placed
 
+    def _offer(self, reserved: _Reserved, call: CallContext, timeout_ms: int) -> None:
+        now = self.clock.now_ms()
+        agent = self._save(self.pool.offer(reserved.agent_id, call, now, timeout_ms))
+        if agent.offer is not None:
+            self.offered_by[agent.id] = reserved.campaign
+            self._announce(agent.id, "offered", call, call.contact, expires_at_ms=now + timeout_ms)
+
     def _reserve_batch(self) -> list[_Reserved]:
+        self._forget_silent_paced()
         batch: list[_Reserved] = []
         while self.wanting and len(batch) < DIALS_IN_FLIGHT:
             agent = self.pool.most_idle_available()
             if agent is None:
                 break
-            chosen = pick_campaign(list(self.wanting.items()), self.rng)
+            chosen = pick_campaign([*self.wanting.items(), *self.paced.items()], self.rng)
             assert chosen is not None
+            if chosen in self.paced:
+                break  # agents stay available for the paced campaign's answers
             handle = find_actor(chosen)
             if handle is None:
                 self.wanting.pop(chosen, None)
@@ -206,20 +359,68 @@ class PoolDispatcher:
         return batch
 
     async def _dial_for(self, reserved: _Reserved) -> CallContext | None:
+        """Asks the campaign to place a call for the agent (progressive) or to pick the lead to
+        offer her (preview)."""
+        preview = reserved.campaign in self.offer_timeouts
+        method = reserved.handle.offer_for_agent if preview else reserved.handle.dial_for_agent
         try:
             return cast(
                 CallContext | None,
-                await call_reliably(
-                    reserved.handle.dial_for_agent,
-                    reserved.agent_id,
-                    reserved.placeholder.reservation,
-                ),
+                await call_reliably(method, reserved.agent_id, reserved.placeholder.reservation),
             )
         except Exception:
             log.exception(
                 "campaign %s failed to dial for agent %s", reserved.campaign, reserved.agent_id
             )
             return None
+
+    # Preview ------------------------------------------------------------------------------
+    async def accept_offer(self, agent_id: str) -> Agent:
+        """The agent takes the contact offered: its campaign places the call, the agent stays
+        reserved for it (and is connected on a live answer, as in progressive). If the call
+        cannot be placed now (window closed, trunks full) the agent is freed."""
+        agent = self.pool.get(agent_id)
+        call = agent.call
+        self._save(self.pool.accept_offer(agent_id, self.clock.now_ms()))
+        assert call is not None
+        name = self.offered_by.pop(agent_id, campaign_actor_name(self.cfg, call.campaign_id))
+        handle = find_actor(name)
+        placed = None
+        if handle is not None:
+            try:
+                placed = await call_reliably(handle.dial_offer, agent_id, call.reservation)
+            except Exception:
+                log.exception("campaign %s failed to dial an accepted offer", name)
+        if placed is None:
+            self._announce(agent_id, "offer_failed", call, {})
+            return self._save(self.pool.unreserve(agent_id, self.clock.now_ms(), call))
+        return self._save(self.pool.bind(agent_id, placed))
+
+    def skip_offer(self, agent_id: str) -> Agent:
+        """The agent passes: the lead goes back undialed (attempt not counted) for the
+        campaign's retry period, so the next offer is another contact."""
+        agent = self.pool.get(agent_id)
+        if agent.offer is None:
+            raise FailedPrecondition(f"agent {agent_id} has no preview offer (is {agent.state})")
+        agent.offer.skip(self.clock.now_ms())  # refuses a timed-out offer
+        return self._release_offer(agent)
+
+    def _release_offer(self, agent: Agent) -> Agent:
+        call = agent.call
+        assert call is not None
+        now = self.clock.now_ms()
+        try:
+            campaign = self.state.campaigns.get(call.campaign_id)
+            run = self.state.keys.campaign(call.campaign_id).run(call.instance)
+            # The lease's record is tombstoned first: an accept racing this cannot dial it.
+            self.state.r.hset(run.reservations(), call.reservation, RESERVATION_CANCELLED)
+            leads = LeadState(self.state.r, run, campaign.dialing_order)
+            retry_ms = campaign.retry_period_minutes * 60_000
+            leads.defer(Lease(call.lead, call.token, call.attempt), now + retry_ms)
+        except NotFound:
+            pass  # the campaign is gone, and its leads with it
+        self.offered_by.pop(agent.id, None)
+        return self._save(self.pool.unreserve(agent.id, now, call))
 
     async def expire_wrap_ups(self) -> None:
         """Also settles stale reservations. After a restart the pool keeps every agent's state
@@ -243,7 +444,12 @@ class PoolDispatcher:
                 self._save(self.pool.unreserve(agent.id, now))
         for disposed in self.pool.due_wrap_ups(now):
             await self.notify(disposed)
-            self._save(self.pool.finish_wrap_up(disposed, self.clock.now_ms()))
+            self._finish_wrap_up(disposed)
+        for agent in self.pool.due_offers(now):
+            assert agent.call is not None
+            self._announce(agent.id, "offer_expired", agent.call, {})
+            self._release_offer(agent)
+        self.serve_waiting()
 
     async def _call_state(self, call: CallContext) -> tuple[str, CallContext]:
         """What became of the call an agent is held for: "live" (still on its trunk),
@@ -322,6 +528,7 @@ class AgentPoolActor:
                 await asyncio.wait_for(self._wake.wait(), self.pool.cfg.tick_s)
 
     def _changed(self, agent: Agent) -> dict[str, Any]:
+        self.pool.serve_waiting()
         self._wake.set()
         return agent.to_record()
 
@@ -336,14 +543,33 @@ class AgentPoolActor:
 
     async def dispose(self, agent_id: str, code: str, callback_at_ms: int = 0) -> Disposed:
         disposed = await self.pool.dispose(agent_id, code, callback_at_ms)
-        self._wake.set()
+        self._wake.set()  # (dispose served waiting answers already)
         return disposed
 
-    async def want(self, campaign_actor: str, priority: int, wanting: bool) -> None:
+    async def want(
+        self, campaign_actor: str, priority: int, wanting: bool, offer_timeout_ms: int = 0
+    ) -> None:
         before = campaign_actor in self.pool.wanting
-        self.pool.want(campaign_actor, priority, wanting)
+        self.pool.want(campaign_actor, priority, wanting, offer_timeout_ms)
         if wanting and not before:
             self._wake.set()
+
+    async def pace(
+        self, campaign_actor: str, campaign_id: str, priority: int, wanting: bool
+    ) -> PoolView:
+        return self.pool.pace(campaign_actor, campaign_id, priority, wanting)
+
+    async def connect_any(self, call: CallContext, answered_at_ms: int) -> str:
+        return await self.pool.connect_any(call, answered_at_ms)
+
+    async def end_paced_call(self, call: CallContext) -> str:
+        return self.pool.end_paced_call(call)
+
+    async def accept_offer(self, agent_id: str) -> dict[str, Any]:
+        return self._changed(await self.pool.accept_offer(agent_id))
+
+    async def skip_offer(self, agent_id: str) -> dict[str, Any]:
+        return self._changed(self.pool.skip_offer(agent_id))
 
     async def connect(self, agent_id: str, call: CallContext) -> dict[str, Any]:
         return self.pool.connect(agent_id, call).to_record()
@@ -362,6 +588,7 @@ class AgentPoolActor:
             "grants": list(self.pool.grants),
             "connects": self.pool.connects,
             "wanting": dict(self.pool.wanting),
+            "paced": dict(self.pool.paced),
         }
 
     async def available_trace(self) -> list[tuple[str, int]]:

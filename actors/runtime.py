@@ -11,6 +11,7 @@ import ray
 
 from cluster import logs
 from cluster.clock import Clock, ScaledClock, SystemClock
+from cluster.pacing import PredictiveSettings
 from cluster.state import DialerState, connect
 from cluster.telephony import CarrierProfile
 
@@ -44,6 +45,8 @@ class RuntimeConfig:
     """Benchmarks only: pools remember when each agent became available and trunks add a
     wall-clock `start_ns` to each call record, both from time.time_ns() (the ms clock is too
     coarse for a 10 ms objective). Off in production: the pool's trace grows with every call."""
+    predictive: PredictiveSettings = field(default_factory=PredictiveSettings)
+    """The predictive model's tunables (tests shorten its cold start)."""
     log_level: str = "INFO"
     """DIALER_LOG_LEVEL for the actors (passed here: worker nodes do not share our env)."""
     log_phone_numbers: bool = False

@@ -57,6 +57,9 @@ class LiveCall:
     """Wall clock, only with RuntimeConfig.trace_latency (benchmarks)."""
     ring_timer: asyncio.Task[None] | None = None
     events: list[str] = field(default_factory=list)
+    flow: str = ""
+    """The message played to the far end instead of an agent (an abandoned call's safe
+    harbor), recorded with the call."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,17 @@ class Trunk:
         await self.driver.hangup(call_id)
         return True
 
+    async def play_message(self, call_id: str, flow_id: str) -> bool:
+        """Plays `flow_id` to an answered call and ends it (the driver reports HUNG_UP when the
+        message has played); the call's record names the flow."""
+        live = self.live.get(call_id)
+        if live is None:
+            return False
+        if not live.flow:  # a retried request plays it once
+            live.flow = flow_id
+            await self.driver.play_message(call_id, flow_id)
+        return True
+
     def _event_sink(self, call_id: str) -> EventSink:
         async def sink(event: CallEvent) -> None:
             await self._on_event(call_id, event)
@@ -332,6 +346,8 @@ class Trunk:
             "answer": live.answer,
             "answer_ms": live.answer_ms,
         }
+        if live.flow:
+            record["flow"] = live.flow
         counters = self._counters(req.campaign_id, req.instance)
         increments = call_end_increments(live.start_ms, live.answer_ms, event.at_ms, live.answer)
         pipe = self.state.r.pipeline(transaction=True)  # the record and its counts, at once
@@ -419,6 +435,9 @@ class TrunkActor:
 
     async def hangup(self, call_id: str) -> bool:
         return await self.trunk.hangup(call_id)
+
+    async def play_message(self, call_id: str, flow_id: str) -> bool:
+        return await self.trunk.play_message(call_id, flow_id)
 
     async def status(self) -> dict[str, Any]:
         return self.trunk.status()

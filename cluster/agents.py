@@ -7,7 +7,7 @@ restarted AgentPoolActor resumes with the same states and idle times.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -16,6 +16,7 @@ import msgpack
 import redis
 
 from cluster.errors import FailedPrecondition, InvalidArgument, NotFound
+from cluster.pacing import AgentSnapshot, PreviewOffer
 
 
 class AgentState(StrEnum):
@@ -88,6 +89,16 @@ class Agent:
     """When the agent last became free; the smallest value is the most idle agent."""
     call: CallContext | None = None
     wrap_up_until_ms: int = 0
+    offered_at_ms: int = 0
+    """Preview: when the contact in `call` was offered (0: the agent holds no offer)."""
+    offer_timeout_ms: int = 0
+
+    @property
+    def offer(self) -> PreviewOffer | None:
+        """The preview offer the agent is deciding on, if any."""
+        if not self.offered_at_ms or self.call is None or self.state is not AgentState.RESERVED:
+            return None
+        return PreviewOffer(self.id, self.call.lead, self.offered_at_ms, self.offer_timeout_ms)
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
@@ -104,7 +115,21 @@ class Agent:
             idle_since_ms=record["idle_since_ms"],
             call=CallContext(**call) if call else None,
             wrap_up_until_ms=record.get("wrap_up_until_ms", 0),
+            offered_at_ms=record.get("offered_at_ms", 0),
+            offer_timeout_ms=record.get("offer_timeout_ms", 0),
         )
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """What a paced campaign's dialer learns from its pool each tick (AgentPoolActor.pace)."""
+
+    agents: AgentSnapshot
+    """The agents it may count on (share_for)."""
+    waiting_live: int = 0
+    """Its live answers waiting for an agent now."""
+    wrap_ups_s: list[float] = field(default_factory=list)
+    """Wrap-up lengths of its calls finished since it last asked."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,7 @@ class AgentPool:
     def _move(self, agent: Agent, state: AgentState, now_ms: int) -> Agent:
         agent.state = state
         agent.state_since_ms = now_ms
+        agent.offered_at_ms = agent.offer_timeout_ms = 0
         if state is AgentState.AVAILABLE:
             agent.idle_since_ms = now_ms
             agent.call = None
@@ -239,6 +265,70 @@ class AgentPool:
             agent.call = call
         return agent
 
+    def offer(self, agent_id: str, call: CallContext, now_ms: int, timeout_ms: int) -> Agent:
+        """Preview: shows a reserved agent the lead in `call` before any call is placed."""
+        agent = self.bind(agent_id, call)
+        if agent.state is AgentState.RESERVED and agent.call is call:
+            agent.offered_at_ms = now_ms
+            agent.offer_timeout_ms = timeout_ms
+        return agent
+
+    def accept_offer(self, agent_id: str, now_ms: int) -> Agent:
+        """The agent takes the offered contact: she stays reserved while its call is placed."""
+        agent = self.get(agent_id)
+        offer = agent.offer
+        if offer is None:
+            raise FailedPrecondition(f"agent {agent_id} has no preview offer (is {agent.state})")
+        offer.accept(now_ms)  # refuses a timed-out offer
+        agent.offered_at_ms = agent.offer_timeout_ms = 0
+        return agent
+
+    def due_offers(self, now_ms: int) -> list[Agent]:
+        """Agents whose preview offer timed out undecided (to be released as skipped)."""
+        return [
+            a
+            for a in self.agents.values()
+            if (offer := a.offer) is not None and offer.expire(now_ms).state != offer.state
+        ]
+
+    def take(self, agent_id: str, call: CallContext, now_ms: int) -> Agent:
+        """Connects an available agent straight to a live answer (predictive and power: the
+        call was placed before any agent was chosen)."""
+        agent = self.get(agent_id)
+        if agent.state is AgentState.ON_CALL and self._holds(agent, call):
+            return agent  # a retried request
+        if agent.state is not AgentState.AVAILABLE:
+            raise FailedPrecondition(f"agent {agent_id} is {agent.state}, not available")
+        agent.call = call
+        agent.state = AgentState.ON_CALL
+        agent.state_since_ms = now_ms
+        return agent
+
+    def holder(self, call: CallContext) -> Agent | None:
+        """The agent on (or wrapping up) `call`, if any."""
+        for agent in self.agents.values():
+            if agent.state in (AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.RESERVED) and (
+                agent.call is not None and agent.call.key == call.key
+            ):
+                return agent
+        return None
+
+    def snapshot(self, now_ms: int) -> AgentSnapshot:
+        """The agents as the pacing policy sees them (offline and not-ready left out)."""
+        on_call: list[float] = []
+        wrap_up: list[float] = []
+        available = reserved = 0
+        for agent in self.agents.values():
+            if agent.state is AgentState.AVAILABLE:
+                available += 1
+            elif agent.state is AgentState.RESERVED:
+                reserved += 1
+            elif agent.state is AgentState.ON_CALL:
+                on_call.append((now_ms - agent.state_since_ms) / 1000)
+            elif agent.state is AgentState.WRAP_UP:
+                wrap_up.append((now_ms - agent.state_since_ms) / 1000)
+        return AgentSnapshot(available, tuple(on_call), tuple(wrap_up), reserved)
+
     def unreserve(self, agent_id: str, now_ms: int, call: CallContext | None = None) -> Agent:
         """Frees a reserved agent whose call never reached it. Its idle time is kept, so it
         stays first in line: it did not talk to anyone."""
@@ -288,6 +378,7 @@ class AgentPool:
             for a in self.agents.values()
             if a.state in (AgentState.RESERVED, AgentState.ON_CALL)
             and now_ms - a.state_since_ms >= max_reserved_ms
+            and a.offer is None  # a preview offer has its own timeout (due_offers)
         ]
 
     def due_wrap_ups(self, now_ms: int) -> list[Disposed]:
@@ -316,6 +407,30 @@ def redial_at(disposed: Disposed, now_ms: int, retry_period_ms: int) -> int | No
     if disposed.kind is DispositionKind.CALLBACK:
         return max(disposed.callback_at_ms, now_ms)
     return None
+
+
+def share_for(
+    snapshot: AgentSnapshot, campaign: str, priorities: Mapping[str, int], offset: int = 0
+) -> AgentSnapshot:
+    """The part of a queue's agents a paced campaign may count on: none if a campaign of
+    higher priority wants agents, else an even share among the wanting campaigns of the top
+    priority (`offset` rotates who gets the remainder, so equals take turns)."""
+    if campaign not in priorities:
+        return AgentSnapshot(0)
+    top = max(priorities.values())
+    if priorities[campaign] < top:
+        return AgentSnapshot(0)
+    peers = sorted(c for c, p in priorities.items() if p == top)
+    n, mine = len(peers), peers.index(campaign)
+
+    def part(items: Sequence[float]) -> tuple[float, ...]:
+        return tuple(x for j, x in enumerate(items) if (j + offset) % n == mine)
+
+    available = snapshot.available // n + ((mine - offset) % n < snapshot.available % n)
+    reserved = snapshot.reserved // n + ((mine - offset) % n < snapshot.reserved % n)
+    return AgentSnapshot(
+        available, part(snapshot.on_call_elapsed_s), part(snapshot.wrap_up_elapsed_s), reserved
+    )
 
 
 def pick_campaign(wanting: Sequence[tuple[str, int]], rng: random.Random) -> str | None:

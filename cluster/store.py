@@ -48,11 +48,6 @@ from cluster.scheduler import has_next_occurrence
 
 log = logging.getLogger(__name__)
 
-RUNNABLE_MODES = frozenset({DialingMode.AGENTLESS, DialingMode.PROGRESSIVE})
-"""Dialing modes the engine places calls for. Predictive, power and preview campaigns can be
-saved (their pacing and abandon ledger exist, docs/PACING.md) but not run until the engine
-places their calls: running one would otherwise dial it as progressive."""
-
 FINISHED_RUN_RETENTION_S = 7 * 24 * 3600
 """How long a finished run instance's lead state and call records stay once a newer instance
 has started (real seconds)."""
@@ -130,7 +125,6 @@ class CampaignStore:
         data["tenant"] = self.keys.tenant
         campaign = validate_campaign(data)
         self._check_references(campaign)
-        _check_schedulable(campaign)
         now = self.clock.now()
         campaign = campaign.model_copy(
             update={
@@ -168,7 +162,6 @@ class CampaignStore:
             changed = {f for f in changes if getattr(merged, f) != getattr(old, f)}
             check_edit(old.status, changed)
             self._check_references(merged)
-            _check_schedulable(merged)
             update: dict[str, Any] = {"updated_at": self.clock.now()}
             if old.status in _IDLE and merged.schedule != old.schedule:
                 update["status"] = _status_after_schedule_edit(old.status, merged.is_scheduled)
@@ -294,11 +287,6 @@ class CampaignStore:
     ) -> Campaign:
         before = self.get(campaign_id)
         plan = decide(before)
-        if plan.new_instance and before.dialing_mode not in RUNNABLE_MODES:
-            raise FailedPrecondition(
-                f"{before.dialing_mode} campaigns cannot run yet: the engine places agentless"
-                " and progressive calls only"
-            )
         seeded: SeedReport | None = None
         instance = before.run_instance
         if plan.new_instance:
@@ -410,14 +398,6 @@ class CampaignStore:
                 for key in ck.run(instance).all():
                     pipe.expire(key, FINISHED_RUN_RETENTION_S)
                 pipe.execute()
-
-
-def _check_schedulable(campaign: Campaign) -> None:
-    """A schedule would start a campaign the engine cannot run: refused up front."""
-    if campaign.is_scheduled and campaign.dialing_mode not in RUNNABLE_MODES:
-        raise InvalidArgument(
-            [("dialing_mode", f"{campaign.dialing_mode} campaigns cannot be scheduled yet")]
-        )
 
 
 def _status_after_schedule_edit(status: CampaignStatus, scheduled: bool) -> CampaignStatus:

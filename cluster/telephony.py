@@ -17,6 +17,8 @@ Simulated carrier behaviour (documented because benchmarks and demos depend on i
   detection taking `amd_s` more seconds); with AMD off it is `ANSWERED` (unclassified). The
   far end hangs up after a talk time drawn from `talk_s` (humans) or `message_s` (machines),
   unless our side hangs up first.
+- `play_message` (the safe-harbor message of an abandoned call) replaces the rest of the call:
+  `HUNG_UP` ("message played") after `message_play_s`.
 - All durations are virtual seconds on the driver's clock (see `ScaledClock`): at scale 600
   a 30-second ring takes 50 ms.
 """
@@ -68,7 +70,10 @@ class OriginateRequest:
     amd: bool
     agent_id: str | None = None
     reservation: str = ""
-    """The agent pool's reservation this call is placed under (progressive)."""
+    """The agent pool's reservation this call is placed under (progressive, preview)."""
+    paced: bool = False
+    """Placed for no agent in particular (predictive, power): a live answer is connected to
+    whichever agent of the queue is free within the grace, or gets the safe-harbor message."""
     tenant: str = "default"
     dial_by_ms: int = 0
     """The call may not start at or after this instant (epoch ms on the system clock): the
@@ -101,6 +106,11 @@ class CarrierDriver(Protocol):
         """Ends an answered call from our side; emits HUNG_UP."""
         ...
 
+    async def play_message(self, call_id: str, flow_id: str) -> None:
+        """Plays a recorded message (a flow or audio id) on an answered call, then hangs up;
+        emits HUNG_UP once it has played (the safe-harbor message of an abandoned call)."""
+        ...
+
 
 @dataclass(frozen=True)
 class CarrierProfile:
@@ -115,6 +125,8 @@ class CarrierProfile:
     talk_s: tuple[float, float] = (30.0, 180.0)
     message_s: tuple[float, float] = (10.0, 30.0)
     amd_s: float = 2.5
+    message_play_s: float = 6.0
+    """How long a message we play (play_message) lasts."""
     busy_s: float = 2.0
     failed_s: float = 1.0
     invalid_line_numbers: frozenset[int] = frozenset()
@@ -184,6 +196,21 @@ class SimulatedCarrier:
         if live is not None:
             live.task.cancel()
             await live.emit(self._event(call_id, CallEventKind.HUNG_UP, "hung up by us"))
+
+    async def play_message(self, call_id: str, flow_id: str) -> None:
+        live = self.calls.get(call_id)
+        if live is None:
+            return
+        live.task.cancel()  # the far end listens to the message instead of talking
+        live.task = asyncio.get_running_loop().create_task(self._play_message(call_id, live))
+
+    async def _play_message(self, call_id: str, live: _LiveCall) -> None:
+        try:
+            await self._sleep(self.profile.message_play_s)
+        except asyncio.CancelledError:
+            return
+        if self.calls.pop(call_id, None) is not None:
+            await live.emit(self._event(call_id, CallEventKind.HUNG_UP, "message played"))
 
     def _event(self, call_id: str, kind: CallEventKind, cause: str = "") -> CallEvent:
         return CallEvent(call_id, kind, self.clock.now_ms(), cause)

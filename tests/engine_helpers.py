@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -41,16 +42,18 @@ PROFILE = CarrierProfile(
 
 
 def runtime(redis_url: str, **extra: Any) -> RuntimeConfig:
-    return RuntimeConfig(
-        redis_url=redis_url,
-        prefix=f"e2e-{uuid.uuid4().hex[:8]}",
-        time_scale=SCALE,
-        clock_origin_real_s=time.time(),
-        clock_origin_virtual_ms=MONDAY_10AM_NY_MS,
-        carrier=PROFILE,
-        tick_s=0.02,
-        **extra,
-    )
+    """A test cluster's configuration: 600x virtual time from Monday 10:00 in New York, the
+    test carrier profile; `extra` overrides or adds fields."""
+    fields: dict[str, Any] = {
+        "redis_url": redis_url,
+        "prefix": f"e2e-{uuid.uuid4().hex[:8]}",
+        "time_scale": SCALE,
+        "clock_origin_real_s": time.time(),
+        "clock_origin_virtual_ms": MONDAY_10AM_NY_MS,
+        "carrier": PROFILE,
+        "tick_s": 0.02,
+    }
+    return RuntimeConfig(**{**fields, **extra})
 
 
 def phones(n: int, start: int = 1000) -> list[str]:
@@ -163,6 +166,8 @@ class CallRecord:
     end: str | None
     agent: str | None
     answer: str
+    flow: str = ""
+    """The message played instead of an agent (an abandoned call's safe harbor)."""
 
 
 def call_records(state: DialerState, campaign: Campaign) -> list[CallRecord]:
@@ -182,6 +187,7 @@ def call_records(state: DialerState, campaign: Campaign) -> list[CallRecord]:
                 rec.get("end"),
                 rec.get("agent"),
                 rec.get("answer", ""),
+                rec.get("flow", ""),
             )
         )
     return sorted(out, key=lambda r: r.start_ms)
@@ -295,3 +301,36 @@ def check_run_invariants(
     for outcome in ("dnc_blocked", "invalid_number"):
         assert progress.outcomes.get(outcome, 0) >= final_counts.get(outcome, 0)
     return records
+
+
+class AgentDesks(threading.Thread):
+    """Plays a queue's agents: files a disposition for every call that reaches wrap-up
+    ("no_decision", a retry, for `retry_campaign`'s calls; "sale" otherwise)."""
+
+    def __init__(self, pool: Any, retry_campaign: str = "") -> None:
+        super().__init__(daemon=True)
+        self.pool = pool
+        self.retry_campaign = retry_campaign
+        self.stopped = threading.Event()
+        self.filed: list[tuple[str, str]] = []
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.01):
+            for agent in ray.get(self.pool.agents.remote()):
+                if agent["state"] != "wrap_up" or not agent["call"]:
+                    continue
+                campaign = agent["call"]["campaign_id"]
+                code = "no_decision" if campaign == self.retry_campaign else "sale"
+                try:
+                    ray.get(self.pool.dispose.remote(agent["id"], code))
+                    self.filed.append((campaign, code))
+                except Exception:
+                    pass  # the wrap-up timed out first
+
+    def __enter__(self) -> AgentDesks:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.join()

@@ -21,8 +21,10 @@ from cluster.agents import (
     Disposed,
     DispositionKind,
     pick_campaign,
+    share_for,
 )
 from cluster.errors import FailedPrecondition, InvalidArgument, NotFound
+from cluster.pacing import AgentSnapshot, PreviewOffer
 
 WRAP_UP_MS = 30_000
 
@@ -48,6 +50,11 @@ def pool_with(*logins: tuple[str, int]) -> AgentPool:
     for agent_id, at in logins:
         pool.login(agent_id, at)
     return pool
+
+
+def pool_of(*agent_ids: str) -> AgentPool:
+    """Agents logged in at time 0, in order."""
+    return pool_with(*((agent_id, 0) for agent_id in agent_ids))
 
 
 def on_call(pool: AgentPool, agent_id: str, ctx: CallContext, at: int) -> None:
@@ -686,3 +693,103 @@ AgentPoolMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_agent_pool_state_machine = AgentPoolMachine.TestCase
+
+
+# Paced calls (predictive, power) ----------------------------------------------------------
+def test_take_connects_an_available_agent_straight_to_a_live_answer() -> None:
+    pool = pool_of("ann")
+    answered = call(lead=4)
+    agent = pool.take("ann", answered, 5_000)
+    assert (agent.state, agent.call, agent.state_since_ms) == (AgentState.ON_CALL, answered, 5_000)
+    assert pool.take("ann", answered, 6_000).state_since_ms == 5_000  # a retried request
+    with pytest.raises(FailedPrecondition):
+        pool.take("ann", call(lead=5), 6_000)
+
+
+def test_holder_finds_the_agent_on_or_after_a_call() -> None:
+    pool = pool_of("ann", "bob")
+    answered = call(lead=4)
+    assert pool.holder(answered) is None
+    pool.take("bob", answered, 1_000)
+    assert pool.holder(answered) is pool.agents["bob"]
+    pool.end_call("bob", 2_000, answered)
+    assert pool.holder(answered) is pool.agents["bob"]  # in wrap-up
+    assert pool.holder(call(lead=4, token="other")) is None  # another attempt of the lead
+
+
+def test_snapshot_counts_free_agents_and_how_long_the_busy_ones_have_been_busy() -> None:
+    pool = pool_of("ann", "bob", "cy", "dee", "ed")
+    pool.take("ann", call(lead=1), 10_000)
+    pool.take("bob", call(lead=2), 40_000)
+    pool.end_call("bob", 50_000, call(lead=2))
+    pool.reserve("cy", call(lead=3, reservation="r"), 55_000)
+    pool.set_available("ed", False, 0)
+    snapshot = pool.snapshot(60_000)
+    assert snapshot.available == 1  # dee; ed is not ready
+    assert snapshot.on_call_elapsed_s == (50.0,)
+    assert snapshot.wrap_up_elapsed_s == (10.0,)
+    assert snapshot.reserved == 1
+    assert snapshot.logged_in == 4
+
+
+def test_a_lower_priority_campaign_counts_on_no_agent() -> None:
+    snapshot = AgentSnapshot(4, (10.0, 20.0), (5.0,), 1)
+    assert share_for(snapshot, "low", {"low": 3, "high": 5}) == AgentSnapshot(0)
+    assert share_for(snapshot, "high", {"low": 3, "high": 5}) == snapshot
+    assert share_for(snapshot, "absent", {"high": 5}) == AgentSnapshot(0)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_equal_priorities_split_the_agents_without_counting_one_twice(offset: int) -> None:
+    snapshot = AgentSnapshot(5, (1.0, 2.0, 3.0, 4.0), (7.0, 8.0), 2)
+    peers = {"a": 5, "b": 5, "c": 5, "low": 1}
+    shares = [share_for(snapshot, name, peers, offset) for name in ("a", "b", "c")]
+    assert sum(s.available for s in shares) == 5
+    assert sum(s.reserved for s in shares) == 2
+    assert sorted(x for s in shares for x in s.on_call_elapsed_s) == [1.0, 2.0, 3.0, 4.0]
+    assert sorted(x for s in shares for x in s.wrap_up_elapsed_s) == [7.0, 8.0]
+    assert max(s.available for s in shares) - min(s.available for s in shares) <= 1
+
+
+# Preview offers ---------------------------------------------------------------------------
+def offered(pool: AgentPool, agent_id: str = "ann", at_ms: int = 1_000) -> CallContext:
+    placeholder = call(lead=-1, reservation="r1")
+    pool.reserve(agent_id, placeholder, at_ms)
+    lead = call(lead=9, reservation="r1")
+    pool.offer(agent_id, lead, at_ms, timeout_ms=30_000)
+    return lead
+
+
+def test_an_offer_holds_the_agent_reserved_with_the_contact() -> None:
+    pool = pool_of("ann")
+    lead = offered(pool)
+    agent = pool.agents["ann"]
+    assert agent.state is AgentState.RESERVED and agent.call == lead
+    assert agent.offer == PreviewOffer("ann", 9, 1_000, 30_000)
+    restored = Agent.from_record(msgpack.unpackb(msgpack.packb(agent.to_record())))
+    assert restored.offer == agent.offer  # a restarted pool keeps the offer and its deadline
+
+
+def test_accepting_keeps_the_agent_reserved_for_the_call_and_ends_the_offer() -> None:
+    pool = pool_of("ann")
+    offered(pool)
+    agent = pool.accept_offer("ann", 20_000)
+    assert agent.state is AgentState.RESERVED and agent.offer is None
+    with pytest.raises(FailedPrecondition):
+        pool.accept_offer("ann", 20_000)  # nothing left to accept
+
+
+def test_an_offer_cannot_be_accepted_once_timed_out_and_is_then_due() -> None:
+    pool = pool_of("ann", "bob")
+    offered(pool)
+    assert pool.due_offers(30_999) == []
+    with pytest.raises(FailedPrecondition, match="timed out"):
+        pool.accept_offer("ann", 31_000)
+    assert [a.id for a in pool.due_offers(31_000)] == ["ann"]
+
+
+def test_an_agent_deciding_on_an_offer_is_not_a_stale_reservation() -> None:
+    pool = pool_of("ann")
+    offered(pool)
+    assert pool.stale_reservations(10**9, 300_000) == []
+    assert pool.unreserve("ann", 5_000, call(lead=9, reservation="r1")).offer is None

@@ -3,7 +3,6 @@ priority; one call per available agent, only live answers reach agents, disposit
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -12,6 +11,7 @@ import ray
 
 from cluster.models import CampaignStatus
 from tests.engine_helpers import (
+    AgentDesks,
     Cluster,
     campaign_spec,
     check_run_invariants,
@@ -30,30 +30,6 @@ AGENTS = ["ann", "bob", "cy"]
 def cluster(redis_url: str) -> Iterator[Cluster]:
     with start(runtime(redis_url), [{"id": "t1", "channels": 10, "cps": 20}]) as c:
         yield c
-
-
-class AgentDesks(threading.Thread):
-    """Plays the agents: files a disposition for every call that reaches wrap-up."""
-
-    def __init__(self, pool, retry_campaign: str) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(daemon=True)
-        self.pool = pool
-        self.retry_campaign = retry_campaign
-        self.stopped = threading.Event()
-        self.filed: list[tuple[str, str]] = []
-
-    def run(self) -> None:
-        while not self.stopped.wait(0.01):
-            for agent in ray.get(self.pool.agents.remote()):
-                if agent["state"] != "wrap_up" or not agent["call"]:
-                    continue
-                campaign = agent["call"]["campaign_id"]
-                code = "no_decision" if campaign == self.retry_campaign else "sale"
-                try:
-                    ray.get(self.pool.dispose.remote(agent["id"], code))
-                    self.filed.append((campaign, code))
-                except Exception:
-                    pass  # the wrap-up timed out first
 
 
 def test_two_campaigns_share_three_agents_by_priority(cluster: Cluster) -> None:

@@ -204,18 +204,16 @@ def test_stopping_the_last_occurrence_completes_the_campaign(  # type: ignore[no
         state.campaigns.act(c.id, Action.RERUN)
 
 
-def test_modes_the_engine_cannot_dial_yet_are_saved_but_not_run(  # type: ignore[no-untyped-def]
-    state: DialerState, lists
+@pytest.mark.parametrize("mode", ["predictive", "power", "preview"])
+def test_agent_modes_run_and_schedule(  # type: ignore[no-untyped-def]
+    state: DialerState, lists, mode: str
 ) -> None:
     a, _, _ = lists
-    predictive = spec([a], dialing_mode="predictive", queue_id="q", safe_harbor_flow_id="sh")
-    c = state.campaigns.create(predictive)
-    with pytest.raises(FailedPrecondition, match="predictive"):
-        state.campaigns.act(c.id, Action.RUN)
-    assert state.campaigns.get(c.id).status is CampaignStatus.READY
-    with pytest.raises(InvalidArgument) as err:
-        state.campaigns.update(c.id, {"schedule": {"start": "2026-03-02T09:00:00"}})
-    assert [f for f, _ in err.value.violations] == ["dialing_mode"]
+    c = state.campaigns.create(spec([a], dialing_mode=mode, queue_id="q", safe_harbor_flow_id="sh"))
+    assert state.campaigns.act(c.id, Action.RUN).status is CampaignStatus.ACTIVE
+    state.campaigns.act(c.id, Action.STOP)
+    scheduled = state.campaigns.update(c.id, {"schedule": {"start": "2026-03-02T09:00:00"}})
+    assert scheduled.status is CampaignStatus.SCHEDULED
 
 
 def test_clone_is_ready_unscheduled_and_uniquely_named(state: DialerState, lists) -> None:  # type: ignore[no-untyped-def]

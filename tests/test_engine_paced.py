@@ -1,0 +1,228 @@
+"""Predictive, power and preview dialing through real actors on the simulated carrier.
+
+Paced calls (predictive, power) are placed for no agent in particular; a live answer gets the
+most idle free agent within 2 s or the safe-harbor message, and every one of them is counted
+in the abandon ledger exactly once, across a dialer restart too. Preview calls are placed only
+after the agent has accepted the contact offered. Virtual time runs at 120x here (not 600x):
+the 2-second grace must be longer than an actor call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import ray
+
+from actors.runtime import campaign_actor_name, find_actor
+from cluster.models import CampaignStatus
+from cluster.pacing import PredictiveSettings
+from cluster.state import DialerState
+from tests.engine_helpers import (
+    AgentDesks,
+    CallRecord,
+    Cluster,
+    campaign_spec,
+    check_run_invariants,
+    make_list,
+    max_concurrency,
+    phones,
+    runtime,
+    start,
+)
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+SCALE = 120.0
+QUICK_WARMUP = PredictiveSettings(min_resolved=30, min_live=8, warmup_s=60.0)
+TRUNK = {"id": "t1", "channels": 40, "cps": 50}
+
+
+@pytest.fixture
+def cluster(redis_url: str) -> Iterator[Cluster]:
+    cfg = runtime(redis_url, time_scale=SCALE, tick_s=0.01, predictive=QUICK_WARMUP)
+    with start(cfg, [TRUNK]) as c:
+        yield c
+
+
+def paced_spec(list_id: str, mode: str, **extra: Any) -> dict[str, Any]:
+    return campaign_spec(
+        [list_id],
+        dialing_mode=mode,
+        queue_id=f"q-{mode}",
+        safe_harbor_flow_id="flow-safe-harbor",
+        max_attempts=2,
+        **extra,
+    )
+
+
+def login(pool: Any, agents: list[str]) -> None:
+    for agent in agents:
+        ray.get(pool.login.remote(agent))
+
+
+def finished_calls(
+    state: DialerState, campaign_id: str, numbers: list[str], max_in_flight: int | None = None
+) -> list[CallRecord]:
+    """The finished run's calls, once its compliance and accounting invariants hold."""
+    return check_run_invariants(
+        state, state.campaigns.get(campaign_id), phone_of=dict(enumerate(numbers)),
+        dnc_since_ms={}, trunk_channels={"t1": TRUNK["channels"]}, max_in_flight=max_in_flight,
+    )  # fmt: skip
+
+
+def assert_ledger_matches_calls(state: DialerState, campaign_id: str, calls: list[CallRecord]):  # type: ignore[no-untyped-def]
+    """The ledger counted each live answer, abandon and machine once: exactly what the
+    trunk's call records show."""
+    totals = state.abandon_ledger(campaign_id).totals()
+    live = [c for c in calls if c.answer == "answered_human"]
+    abandoned = [c for c in calls if c.flow]
+    assert totals.live == len(live) > 0
+    assert totals.abandoned == len(abandoned)
+    assert totals.machine == sum(c.answer == "answered_machine" for c in calls)
+    # Only live answers were abandoned, each with the safe-harbor message played to the end.
+    assert all(c.answer == "answered_human" and c.flow == "flow-safe-harbor" for c in abandoned)
+    assert all(c.end == "hung_up" for c in abandoned)
+    budget = state.abandon_budget(campaign_id)
+    assert budget.rate == pytest.approx(len(abandoned) / len(live))
+    return totals
+
+
+def test_predictive_places_more_calls_than_agents_and_counts_every_abandon(
+    cluster: Cluster,
+) -> None:
+    state = cluster.state
+    numbers = phones(160)
+    agents = [f"agent-{i}" for i in range(6)]
+    campaign = state.campaigns.create(paced_spec(make_list(state, numbers), "predictive"))
+    pool = ray.get(cluster.controller.pool.remote("q-predictive"))
+    login(pool, agents)
+    with AgentDesks(pool):
+        cluster.run(campaign.id)
+        cluster.wait_status(campaign.id, CampaignStatus.COMPLETED, timeout_s=150)
+    calls = finished_calls(state, campaign.id, numbers)
+    # Predictive: more calls at once than agents (progressive never does).
+    assert max_concurrency([(c.start_ms, c.end_ms or c.start_ms) for c in calls]) > len(agents)
+    totals = assert_ledger_matches_calls(state, campaign.id, calls)
+    # Every live answer not abandoned reached an agent.
+    assert ray.get(pool.stats.remote())["connects"] == totals.live - totals.abandoned
+    assert {a["state"] for a in ray.get(pool.agents.remote())} == {"available"}
+
+
+def test_power_dials_its_ratio_and_the_ledger_survives_a_dialer_restart(
+    cluster: Cluster,
+) -> None:
+    state = cluster.state
+    numbers = phones(120, 3000)
+    agents = ["ann", "bob", "cy"]
+    campaign = state.campaigns.create(
+        paced_spec(make_list(state, numbers), "power", power_ratio=2.5)
+    )
+    pool = ray.get(cluster.controller.pool.remote("q-power"))
+    login(pool, agents)
+    with AgentDesks(pool):
+        cluster.run(campaign.id)
+        cluster.wait_for(
+            lambda: state.abandon_ledger(campaign.id).totals().live >= 5, what="live answers"
+        )
+        dialer = find_actor(campaign_actor_name(cluster.cfg, campaign.id))
+        ray.kill(dialer, no_restart=False)  # it restarts, and resumes from Redis
+        cluster.wait_status(campaign.id, CampaignStatus.COMPLETED, timeout_s=150)
+    calls = finished_calls(state, campaign.id, numbers)
+    spans = [(c.start_ms, c.end_ms or c.start_ms) for c in calls]
+    # 2.5 calls per free agent: more than one per agent, never more than the ratio allows
+    # (calls ringing for free agents plus one talking per agent).
+    assert len(agents) < max_concurrency(spans) <= int(2.5 * len(agents)) + len(agents)
+    assert_ledger_matches_calls(state, campaign.id, calls)
+
+
+class PreviewDesks(threading.Thread):
+    """Plays preview agents: skips each lead in `skip_once` the first time it is offered,
+    lets each lead in `ignore_once` time out once, accepts everything else, and disposes."""
+
+    def __init__(self, pool: Any, skip_once: set[int], ignore_once: set[int]) -> None:
+        super().__init__(daemon=True)
+        self.pool = pool
+        self.skip_once, self.ignore_once = set(skip_once), set(ignore_once)
+        self.stopped = threading.Event()
+        self.accepted: list[tuple[str, int, int]] = []  # (agent, lead, attempt)
+        self.skipped: list[int] = []
+        self.ignored: dict[tuple[str, int], int] = {}  # (agent, lead) -> offered at
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.005):
+            for agent in ray.get(self.pool.agents.remote()):
+                call = agent["call"]
+                if agent["state"] == "wrap_up":
+                    with contextlib.suppress(Exception):  # the wrap-up timed out first
+                        ray.get(self.pool.dispose.remote(agent["id"], "sale"))
+                    continue
+                if agent["state"] != "reserved" or not agent["offered_at_ms"]:
+                    continue
+                lead = call["lead"]
+                try:
+                    if lead in self.ignore_once:
+                        self.ignore_once.discard(lead)
+                        self.ignored[(agent["id"], lead)] = agent["offered_at_ms"]
+                    elif self.ignored.get((agent["id"], lead)) == agent["offered_at_ms"]:
+                        pass  # still ignoring this offer
+                    elif lead in self.skip_once:
+                        ray.get(self.pool.skip_offer.remote(agent["id"]))
+                        self.skip_once.discard(lead)
+                        self.skipped.append(lead)
+                    else:
+                        ray.get(self.pool.accept_offer.remote(agent["id"]))
+                        self.accepted.append((agent["id"], lead, call["attempt"]))
+                except Exception:
+                    pass  # the offer timed out meanwhile
+
+
+def test_preview_dials_only_what_the_agent_accepted(cluster: Cluster) -> None:
+    state = cluster.state
+    numbers = phones(12, 5000)
+    agents = ["ann", "bob"]
+    campaign = state.campaigns.create(
+        paced_spec(make_list(state, numbers), "preview", preview_timeout_seconds=10)
+    )
+    pool = ray.get(cluster.controller.pool.remote("q-preview"))
+    login(pool, agents)
+    desks = PreviewDesks(pool, skip_once={2, 5}, ignore_once={7})
+    desks.start()
+    try:
+        cluster.run(campaign.id)
+        cluster.wait_status(campaign.id, CampaignStatus.COMPLETED, timeout_s=120)
+    finally:
+        desks.stopped.set()
+        desks.join()
+    calls = finished_calls(state, campaign.id, numbers, max_in_flight=len(agents))
+    # Each call is one the agent accepted: same agent, lead and attempt, and nothing else.
+    dialed = Counter((c.agent, c.lead, c.attempt) for c in calls)
+    assert dialed == Counter(desks.accepted)
+    # Skipped and timed-out offers went back undialed and were offered (and dialed) later.
+    assert set(desks.skipped) == {2, 5}
+    assert {7, 2, 5} <= {c.lead for c in calls}
+    first_attempt = {lead: min(c.attempt for c in calls if c.lead == lead) for lead in (2, 5, 7)}
+    assert set(first_attempt.values()) == {1}  # a skip or a timeout is not an attempt
+    events = ray.get(pool.stats.remote())
+    assert events["connects"] == sum(c.answer == "answered_human" for c in calls)
+    # One agent, one call at a time.
+    for agent in agents:
+        spans = [(c.start_ms, c.end_ms or c.start_ms) for c in calls if c.agent == agent]
+        assert max_concurrency(spans) <= 1
+    expired = [
+        e for e in assignment_events(state, "q-preview", agents) if e["event"] == "offer_expired"
+    ]
+    assert [e["contact"] for e in expired] == [{}] and len(expired) == 1
+
+
+def assignment_events(state: DialerState, queue_id: str, agents: list[str]) -> list[dict[str, Any]]:
+    import msgpack
+
+    out = []
+    for agent in agents:
+        for _, fields in state.r.xrange(state.keys.agent_assignments(queue_id, agent)):  # type: ignore[union-attr]
+            out.append(msgpack.unpackb(fields[b"event"]))
+    return out
