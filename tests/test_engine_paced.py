@@ -19,13 +19,16 @@ import pytest
 import ray
 
 from actors.runtime import campaign_actor_name, find_actor
-from cluster.models import CampaignStatus
+from cluster.abandon import LedgerEvent
+from cluster.lifecycle import Action
+from cluster.models import CampaignStatus, ContactableTimings
 from cluster.pacing import PredictiveSettings
 from cluster.state import DialerState
 from tests.engine_helpers import (
     AgentDesks,
     CallRecord,
     Cluster,
+    call_records,
     campaign_spec,
     check_run_invariants,
     make_list,
@@ -226,3 +229,57 @@ def assignment_events(state: DialerState, queue_id: str, agents: list[str]) -> l
         for _, fields in state.r.xrange(state.keys.agent_assignments(queue_id, agent)):  # type: ignore[union-attr]
             out.append(msgpack.unpackb(fields[b"event"]))
     return out
+
+
+def test_uk_predictive_never_calls_a_number_abandoned_in_the_last_72_hours(
+    cluster: Cluster,
+) -> None:
+    state = cluster.state
+    numbers = phones(30, 7000)
+    campaign = state.campaigns.create(
+        paced_spec(
+            make_list(state, numbers),
+            "predictive",
+            compliance_regime="uk",
+            contactable_timings=ContactableTimings.default("Europe/London").model_dump(mode="json"),
+        )
+    )
+    ledger = state.abandon_ledger(campaign.id)
+    now = state.clock.now_ms()
+    hour = 3_600_000
+    # Abandoned an hour ago (held for 71 more hours), and 73 hours ago (free again).
+    for i, ago in ((0, hour), (1, hour), (2, 73 * hour)):
+        ledger.record(f"earlier-{i}", LedgerEvent.LIVE, now - ago, now - ago)
+        ledger.record(f"earlier-{i}", LedgerEvent.ABANDONED, now - ago, now - ago, numbers[i])
+    pool = ray.get(cluster.controller.pool.remote("q-predictive"))
+    login(pool, ["ann", "bob", "cy"])
+    held = {0, 1}
+    day = 24 * hour
+
+    def settled() -> bool:
+        """Every lead final, or held for days (abandoned: in this run too)."""
+        snap = run.leads.snapshot()
+        soon = state.clock.now_ms() + day
+        return (
+            not snap["ready"]
+            and not snap["leases"]
+            and min(snap["waiting"].values(), default=soon + 1) > soon
+        )
+
+    with AgentDesks(pool):
+        cluster.run(campaign.id)
+        run = state.campaigns.run_instance(state.campaigns.get(campaign.id))
+        assert run is not None
+        cluster.wait_for(settled, 120, "every lead final or held")
+        state.campaigns.act(campaign.id, Action.STOP)
+    calls = call_records(state, state.campaigns.get(campaign.id))
+    assert not [c for c in calls if c.lead in held], "called within 72 h of an abandon"
+    assert 2 in {c.lead for c in calls}
+    # A lead abandoned in this run was not called again, and waits out its 72 hours too.
+    abandoned_at = {c.lead: c.end_ms for c in calls if c.flow}
+    for lead, at in abandoned_at.items():
+        assert at is not None and max(c.start_ms for c in calls if c.lead == lead) < at
+    # The held leads wait (no attempt counted) until their 72 hours are over.
+    waiting = run.leads.snapshot()["waiting"]
+    for lead in held:
+        assert waiting[lead] >= now - hour + 72 * hour
