@@ -199,17 +199,18 @@ class PoolDispatcher:
         """Connects a paced campaign's live answer to the most idle available agent, waiting
         for one until CONNECT_GRACE_S after the answer. Returns the agent, or "" if none came
         in time (the caller abandons the call to its safe-harbor flow). Answers waiting are
-        served before any new reservation (see serve_waiting)."""
-        held = self.pool.holder(call)
-        if held is not None:  # a retried request
-            return held.id if held.state is not AgentState.RESERVED else ""
-        taken = self._take_for(call)
+        served before any new reservation (see serve_waiting). A retried request (this pool
+        restarted) answers what the first one did, and never connects past the grace."""
+        taken = self._taken(call)
         if taken:
             return taken
         deadline = answered_at_ms + int(CONNECT_GRACE_S * 1000)
         left_s = (deadline - self.clock.now_ms()) / 1000 / self.cfg.time_scale
         if left_s <= 0:
             return ""
+        taken = self._take_for(call)
+        if taken:
+            return taken
         waiting = _WaitingAnswer(call, deadline, asyncio.get_running_loop().create_future())
         self.waiting.append(waiting)
         await asyncio.wait({waiting.agent}, timeout=left_s)
@@ -219,14 +220,24 @@ class PoolDispatcher:
         return ""
 
     def _take_for(self, call: CallContext) -> str:
-        """Connects the most idle available agent to `call`; returns her id ("" if none)."""
+        """Connects the most idle available agent to `call`; returns her id ("" if none). The
+        connection is recorded in the run (`connects`) before the agent's state, so whether a
+        live answer reached an agent outlives both."""
         agent = self.pool.most_idle_available()
         if agent is None:
             return ""
+        run = self.state.keys.campaign(call.campaign_id).run(call.instance)
+        self.state.r.hset(run.connects(), call.call_id, agent.id)
         self._save(self.pool.take(agent.id, call, self.clock.now_ms()))
         self.connects += 1
         self._announce(agent.id, "connected", call, call.contact)
         return agent.id
+
+    def _taken(self, call: CallContext) -> str:
+        """The agent who took this paced call's live answer, if any."""
+        run = self.state.keys.campaign(call.campaign_id).run(call.instance)
+        agent = self.state.r.hget(run.connects(), call.call_id)
+        return text(agent) if agent else ""
 
     def serve_waiting(self) -> None:
         """Gives agents just freed to live answers waiting for one, oldest first."""
@@ -243,12 +254,13 @@ class PoolDispatcher:
 
     def end_paced_call(self, call: CallContext) -> str:
         """A paced campaign's answered call ended: its agent (if one took it) goes to wrap-up.
-        Returns that agent, or "" if no agent held it (it was abandoned)."""
+        Returns that agent, or "" if none took it (it was abandoned); a retry answers the
+        same, even once the agent has filed her disposition."""
         agent = self.pool.holder(call)
-        if agent is None:
-            return ""
-        self.end_call(agent.id, call)
-        return agent.id
+        if agent is not None:
+            self.end_call(agent.id, call)
+            return agent.id
+        return self._taken(call)
 
     def connect(self, agent_id: str, call: CallContext) -> Agent:
         before = self.pool.agents.get(agent_id)

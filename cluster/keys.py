@@ -188,6 +188,11 @@ class RunKeys:
         a reserved agent idempotent when the pool's request is retried."""
         return f"{self.base}:reservations"
 
+    def connects(self) -> str:
+        """HASH call id -> agent id: which agent took a paced call's live answer (predictive,
+        power). A live answer not in it when its call ends was abandoned."""
+        return f"{self.base}:connects"
+
     def calls(self) -> str:
         """HASH call id -> msgpack call record (lead, attempt, trunk, times, outcome): the CDRs."""
         return f"{self.base}:calls"
@@ -196,6 +201,7 @@ class RunKeys:
         return [
             self.pending_dispositions(),
             self.reservations(),
+            self.connects(),
             self.calls(),
             self.meta(),
             self.ready(),
