@@ -14,6 +14,7 @@ from typing import Any
 
 import msgpack
 import ray
+import redis
 
 from actors.runtime import RuntimeConfig, find_actor
 from cluster.codec import text
@@ -104,6 +105,9 @@ class Trunk:
         self._outbox: dict[str, list[CallReport]] = {}
         """Call events waiting to be delivered, per dialer, in the order they happened."""
         self._flushing: set[str] = set()
+        self._ends: list[tuple[str, LiveCall, CallEvent]] = []
+        """Ended calls whose records are not yet written: written together, before the
+        events that report them are delivered."""
         self._runs: dict[tuple[str, int], LeadState] = {}
         self._modes: dict[tuple[str, int], str] = {}
         self.originations = Originations(self.state.r)
@@ -284,7 +288,7 @@ class Trunk:
             self.live.pop(call_id, None)
             if live.ring_timer is not None and event.kind is not CallEventKind.NO_ANSWER:
                 live.ring_timer.cancel()
-            self._record_end(call_id, live, event)
+            self._ends.append((call_id, live, event))
         report = CallReport(
             call_id,
             self.trunk_id,
@@ -309,6 +313,7 @@ class Trunk:
         Ray call per batch instead of one per event."""
         try:
             while self._outbox.get(dialer):
+                self._record_ends()
                 await self._deliver(dialer, self._outbox.pop(dialer))
         finally:
             self._flushing.discard(dialer)
@@ -336,26 +341,38 @@ class Trunk:
         except Exception:
             log.exception("%d call events for %s were not delivered", len(reports), dialer)
 
-    def _record_end(self, call_id: str, live: LiveCall, event: CallEvent) -> None:
-        req = live.request
-        run = self.state.keys.campaign(req.campaign_id).run(req.instance)
-        record = {
-            **self._call_record(req, live.start_ms, live.start_ns),
-            "end_ms": event.at_ms,
-            "end": event.kind.value,
-            "answer": live.answer,
-            "answer_ms": live.answer_ms,
-        }
-        if live.flow:
-            record["flow"] = live.flow
-        counters = self._counters(req.campaign_id, req.instance)
-        increments = call_end_increments(live.start_ms, live.answer_ms, event.at_ms, live.answer)
-        pipe = self.state.r.pipeline(transaction=True)  # the record and its counts, at once
-        pipe.hset(run.calls(), call_id, msgpack.packb(record))
-        for name, amount in increments.items():
-            pipe.hincrby(counters, name, amount)
-        pipe.execute()
-        self.state.r.hdel(self.calls_key, call_id)
+    def _record_ends(self) -> None:
+        """Writes the records of the calls ended since the last write, with their counts, in
+        one round trip (a pipeline, not a transaction: the keys span campaigns' hash slots)."""
+        if not self._ends:
+            return
+        ends, self._ends = self._ends, []
+        pipe = self.state.r.pipeline(transaction=False)
+        for call_id, live, event in ends:
+            req = live.request
+            run = self.state.keys.campaign(req.campaign_id).run(req.instance)
+            record = {
+                **self._call_record(req, live.start_ms, live.start_ns),
+                "end_ms": event.at_ms,
+                "end": event.kind.value,
+                "answer": live.answer,
+                "answer_ms": live.answer_ms,
+            }
+            if live.flow:
+                record["flow"] = live.flow
+            counters = self._counters(req.campaign_id, req.instance)
+            increments = call_end_increments(
+                live.start_ms, live.answer_ms, event.at_ms, live.answer
+            )
+            pipe.hset(run.calls(), call_id, msgpack.packb(record))
+            for name, amount in increments.items():
+                pipe.hincrby(counters, name, amount)
+        pipe.hdel(self.calls_key, *(call_id for call_id, _, _ in ends))
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            log.exception("%d call records not written; retried with the next", len(ends))
+            self._ends[:0] = ends
 
     def _handle(self, name: str) -> Any | None:
         handle = self._handles.get(name)
