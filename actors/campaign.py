@@ -66,6 +66,9 @@ RESERVATION_CANCELLED = b"cancelled"
 """Tombstone the pool writes for a reservation it gave up on (see dial_for_agent)."""
 REFUSED_RETRY_MS = 1_000
 """A lead a trunk could not take (capacity, CPS) waits this long (virtual) before another try."""
+LOST_CALL_SLACK_S = 120
+"""Virtual seconds past max ring time (AMD and event delivery included) after which a paced
+call with no answer and no end is taken for lost."""
 LIVE_ANSWERS = frozenset({CallEventKind.ANSWERED_HUMAN.value, CallEventKind.ANSWERED.value})
 PACED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.POWER})
 """Modes whose calls are placed for no agent in particular and paced by cluster/pacing.py."""
@@ -541,9 +544,22 @@ class CampaignDialer:
         an earlier life of this actor, or of another replica) count as just placed: the
         cautious reading, as they may all still answer."""
         assert self.run is not None
+        self._forget_lost_calls(now)
         ours = [(now - c.placed_ms) / 1000 for c in self.paced_calls.values() if not c.answered_ms]
         unknown = self.run.leads.leased_count() - len(self.paced_calls)
         return (*ours, *([0.0] * max(0, unknown)))
+
+    def _forget_lost_calls(self, now: int) -> None:
+        """Calls still ringing long after any ring could last: their events were lost with
+        their trunk (the reaper settles their leads). Kept, they would hold pacing down."""
+        assert self.campaign is not None
+        ring_limit_ms = (self.campaign.max_ring_time_seconds + LOST_CALL_SLACK_S) * 1000
+        for call_id in [
+            call_id
+            for call_id, call in self.paced_calls.items()
+            if not call.answered_ms and now - call.placed_ms > ring_limit_ms
+        ]:
+            del self.paced_calls[call_id]
 
     async def _pace(self, campaign: Campaign, wanting: bool) -> PoolView | None:
         pool = self._pool(campaign)
