@@ -43,7 +43,8 @@ from tests.engine_helpers import (
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 SCALE = 120.0
 QUICK_WARMUP = PredictiveSettings(min_resolved=30, min_live=8, warmup_s=60.0)
-TRUNK = {"id": "t1", "channels": 40, "cps": 50}
+TRUNK = {"id": "t1", "channels": 12, "cps": 50}
+"""Fewer channels than predictive would use with 6 agents (3 lines each): capacity binds."""
 
 
 @pytest.fixture
