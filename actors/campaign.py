@@ -889,11 +889,11 @@ class CampaignActor:
     async def _run(self) -> None:
         tick_s = self.dialer.cfg.tick_s
         while not self.dialer.deleted:
+            self._wake.clear()  # first: events or a poke during this tick wake the next one
             try:
                 await self.dialer.tick()
             except Exception:
                 log.exception("campaign %s tick failed", self.dialer.campaign_id)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), tick_s)
 

@@ -16,6 +16,7 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
 import msgpack
@@ -109,6 +110,9 @@ class PoolDispatcher:
         self.waiting: list[_WaitingAnswer] = []
         self.wrap_ups: dict[str, list[float]] = {}  # campaign id -> wrap-up seconds, unread
         self.offered_by: dict[str, str] = {}  # agent -> the campaign actor that offered
+        self._dialing: set[asyncio.Task[None]] = set()
+        self.changed: Callable[[], None] = lambda: None
+        """Called when a dial for an agent has finished (the actor wakes its loop)."""
         self.rng = random.Random(seed)
         self.grants: list[tuple[int, str, str]] = []  # (at_ms, agent, campaign actor), for tests
         self.connects = 0
@@ -312,33 +316,39 @@ class PoolDispatcher:
         return self._save(self.pool.unreserve(agent_id, self.clock.now_ms(), call))
 
     async def dispatch(self) -> int:
-        """Offers available agents to wanting campaigns; returns calls placed (or preview
-        offers made). Up to DIALS_IN_FLIGHT agents are reserved at once (most idle first,
-        each for a campaign picked by priority) and their campaigns asked to dial
-        concurrently: one at a time, a pool served about 16 agents a second and the rest
-        waited in line. Live answers waiting for an agent are served first."""
+        """Offers available agents to wanting campaigns; returns the dials (or preview offers)
+        started. Each reserved agent (most idle first, for a campaign picked by priority) is
+        dialed for in a task of its own, up to DIALS_IN_FLIGHT at once: an agent freed while
+        others are being dialed for is served at once rather than after the slowest of them.
+        Live answers waiting for an agent are served first."""
         self.serve_waiting()
-        placed = 0
-        while self.wanting:
-            batch = self._reserve_batch()
+        started = 0
+        while self.wanting and len(self._dialing) < DIALS_IN_FLIGHT:
+            batch = self._reserve_batch(DIALS_IN_FLIGHT - len(self._dialing))
             if not batch:
                 break
-            calls = await asyncio.gather(*(self._dial_for(r) for r in batch))
-            for reserved, call in zip(batch, calls, strict=True):
-                if call is None:
-                    self.wanting.pop(reserved.campaign, None)
-                    now = self.clock.now_ms()
-                    self._save(self.pool.unreserve(reserved.agent_id, now, reserved.placeholder))
-                    continue
-                timeout_ms = self.offer_timeouts.get(reserved.campaign, 0)
-                if timeout_ms:
-                    self._offer(reserved, call, timeout_ms)
-                else:
-                    self._save(self.pool.bind(reserved.agent_id, call))
-                self.grants.append((reserved.at_ms, reserved.agent_id, reserved.campaign))
-                placed += 1
-            self.serve_waiting()
-        return placed
+            for reserved in batch:
+                task = asyncio.get_running_loop().create_task(self._dial_and_bind(reserved))
+                self._dialing.add(task)
+                task.add_done_callback(self._dialing.discard)
+            started += len(batch)
+        return started
+
+    async def _dial_and_bind(self, reserved: _Reserved) -> None:
+        call = await self._dial_for(reserved)
+        if call is None:
+            self.wanting.pop(reserved.campaign, None)
+            now = self.clock.now_ms()
+            self._save(self.pool.unreserve(reserved.agent_id, now, reserved.placeholder))
+        else:
+            timeout_ms = self.offer_timeouts.get(reserved.campaign, 0)
+            if timeout_ms:
+                self._offer(reserved, call, timeout_ms)
+            else:
+                self._save(self.pool.bind(reserved.agent_id, call))
+            self.grants.append((reserved.at_ms, reserved.agent_id, reserved.campaign))
+        self.serve_waiting()
+        self.changed()
 
     def _offer(self, reserved: _Reserved, call: CallContext, timeout_ms: int) -> None:
         now = self.clock.now_ms()
@@ -347,10 +357,10 @@ class PoolDispatcher:
             self.offered_by[agent.id] = reserved.campaign
             self._announce(agent.id, "offered", call, call.contact, expires_at_ms=now + timeout_ms)
 
-    def _reserve_batch(self) -> list[_Reserved]:
+    def _reserve_batch(self, limit: int) -> list[_Reserved]:
         self._forget_silent_paced()
         batch: list[_Reserved] = []
-        while self.wanting and len(batch) < DIALS_IN_FLIGHT:
+        while self.wanting and len(batch) < limit:
             agent = self.pool.most_idle_available()
             if agent is None:
                 break
@@ -526,16 +536,17 @@ class AgentPoolActor:
         cfg.configure_logging()
         self.pool = PoolDispatcher(cfg, queue_id, seed)
         self._wake = asyncio.Event()
+        self.pool.changed = self._wake.set
         self._loop = asyncio.get_event_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()  # first: a change made during this pass wakes the next one
             try:
                 await self.pool.expire_wrap_ups()
                 await self.pool.dispatch()
             except Exception:
                 log.exception("pool %s dispatch failed", self.pool.queue_id)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.pool.cfg.tick_s)
 
