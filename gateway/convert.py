@@ -27,6 +27,7 @@ from cluster.listinfo import ListInfo
 from cluster.models import (
     Campaign,
     CampaignStatus,
+    ComplianceRegime,
     ContactableTimings,
     DialingMode,
     DialingOrder,
@@ -133,6 +134,13 @@ _STATUS = {
 _MODE = {
     DialingMode.AGENTLESS: campaign_pb.DIALING_MODE_AGENTLESS,
     DialingMode.PROGRESSIVE: campaign_pb.DIALING_MODE_PROGRESSIVE,
+    DialingMode.PREDICTIVE: campaign_pb.DIALING_MODE_PREDICTIVE,
+    DialingMode.POWER: campaign_pb.DIALING_MODE_POWER,
+    DialingMode.PREVIEW: campaign_pb.DIALING_MODE_PREVIEW,
+}
+_REGIME = {
+    ComplianceRegime.US: campaign_pb.COMPLIANCE_REGIME_US,
+    ComplianceRegime.UK: campaign_pb.COMPLIANCE_REGIME_UK,
 }
 _ORDER = {
     DialingOrder.LIST_ORDER: campaign_pb.DIALING_ORDER_LIST_ORDER,
@@ -166,6 +174,7 @@ def _inverse(table: Mapping[Any, int]) -> dict[int, Any]:
 
 _STATUS_IN = _inverse(_STATUS)
 _MODE_IN = _inverse(_MODE)
+_REGIME_IN = _inverse(_REGIME)
 _ORDER_IN = _inverse(_ORDER)
 _WEEKDAY_IN = _inverse(_WEEKDAY)
 _FREQUENCY_IN = _inverse(_FREQUENCY)
@@ -190,6 +199,12 @@ CAMPAIGN_FIELDS: dict[str, str] = {
     "max_ring_time_seconds": "max_ring_time_seconds",
     "contactable_timings": "contactable_timings",
     "schedule": "schedule",
+    "abandon_target": "abandon_target",
+    "power_ratio": "power_ratio",
+    "preview_timeout_seconds": "preview_timeout_seconds",
+    "safe_harbor_flow_id": "safe_harbor_flow_id",
+    "compliance_regime": "compliance_regime",
+    "amd_false_positive_rate": "amd_false_positive_rate",
 }
 CAMPAIGN_OUTPUT_ONLY = frozenset(
     {"name", "status", "run_instance", "occurrence", "create_time", "update_time"}
@@ -364,6 +379,12 @@ def campaign_to_proto(c: Campaign) -> campaign_pb.Campaign:
         retry_period_minutes=c.retry_period_minutes,
         max_ring_time_seconds=c.max_ring_time_seconds,
         contactable_timings=timings_to_proto(c.contactable_timings),
+        abandon_target=c.abandon_target,
+        power_ratio=c.power_ratio,
+        preview_timeout_seconds=c.preview_timeout_seconds,
+        safe_harbor_flow_id=c.safe_harbor_flow_id or "",
+        compliance_regime=_REGIME[c.compliance_regime],
+        amd_false_positive_rate=c.amd_false_positive_rate,
         status=_STATUS[c.status],
         run_instance=c.run_instance,
         create_time=_timestamp(c.created_at),
@@ -398,7 +419,9 @@ def _campaign_value(pb: campaign_pb.Campaign, field: str) -> Any:
         case "dialing_order":
             order = _ORDER_IN.get(pb.dialing_order, DialingOrder.LIST_ORDER)
             return order.value
-        case "start_flow_id" | "queue_id":
+        case "compliance_regime":
+            return _REGIME_IN.get(pb.compliance_regime, ComplianceRegime.US).value
+        case "start_flow_id" | "queue_id" | "safe_harbor_flow_id":
             return getattr(pb, field) or None
         case "contactable_timings":
             return _timings_from_proto(pb.contactable_timings)

@@ -281,6 +281,56 @@ def test_campaign_crud_paging_and_errors(admin: Any) -> None:
     assert set(violations(bad_token)) == {"page_token"}
 
 
+def test_predictive_power_and_preview_campaigns_keep_their_pacing_fields(admin: Any) -> None:
+    lists = [new_list(admin)]
+    predictive = create(
+        admin,
+        campaign(
+            lists,
+            dialing_mode=cpb.DIALING_MODE_PREDICTIVE,
+            queue_id="sales",
+            safe_harbor_flow_id="safe-harbor",
+            compliance_regime=cpb.COMPLIANCE_REGIME_UK,
+            amd_false_positive_rate=0.1,
+            abandon_target=0.02,
+        ),
+    )
+    got = admin.campaigns.GetCampaign(cpb.GetCampaignRequest(name=predictive.name)).campaign
+    assert got == predictive
+    assert (got.dialing_mode, got.safe_harbor_flow_id, got.compliance_regime) == (
+        cpb.DIALING_MODE_PREDICTIVE, "safe-harbor", cpb.COMPLIANCE_REGIME_UK,
+    )  # fmt: skip
+    assert (got.abandon_target, got.amd_false_positive_rate) == (0.02, 0.1)
+    assert (got.power_ratio, got.preview_timeout_seconds) == (2.0, 30)  # zero: the defaults
+    # A power campaign may abandon: it needs its safe-harbor message.
+    power = campaign(lists, dialing_mode=cpb.DIALING_MODE_POWER, queue_id="sales")
+    missing = rpc_error(create, admin, power)
+    assert set(violations(missing)) == {"campaign.safe_harbor_flow_id"}
+    preview = create(
+        admin,
+        campaign(lists, dialing_mode=cpb.DIALING_MODE_PREVIEW, queue_id="sales",
+                 preview_timeout_seconds=90),
+    )  # fmt: skip
+    assert preview.preview_timeout_seconds == 90 and preview.compliance_regime == (
+        cpb.COMPLIANCE_REGIME_US
+    )
+    updated = admin.campaigns.UpdateCampaign(
+        cpb.UpdateCampaignRequest(
+            campaign=cpb.Campaign(name=preview.name, preview_timeout_seconds=120),
+            update_mask=field_mask_pb2.FieldMask(paths=["preview_timeout_seconds"]),
+        )
+    ).campaign
+    assert updated.preview_timeout_seconds == 120
+    too_long = rpc_error(
+        admin.campaigns.UpdateCampaign,
+        cpb.UpdateCampaignRequest(
+            campaign=cpb.Campaign(name=preview.name, preview_timeout_seconds=601),
+            update_mask=field_mask_pb2.FieldMask(paths=["preview_timeout_seconds"]),
+        ),
+    )
+    assert set(violations(too_long)) == {"campaign.preview_timeout_seconds"}
+
+
 def test_refused_lifecycle_actions_are_failed_precondition(admin: Any) -> None:
     lists = [new_list(admin)]
     scheduled = create(
