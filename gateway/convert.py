@@ -578,12 +578,14 @@ def agent_to_proto(queue_id: str, agent: Agent | Mapping[str, Any]) -> agent_pb.
     if not isinstance(agent, Agent):
         agent = Agent.from_record(dict(agent))
     call = agent.call
+    offer = agent.offer
     return agent_pb.Agent(
         name=agent_name(queue_id, agent.id),
         state=_AGENT_STATE[agent.state],
         state_time=_ms_timestamp(agent.state_since_ms),
         call_id=call.call_id if call else "",
         campaign=resource_name(CAMPAIGNS, call.campaign_id) if call else "",
+        offer_expire_time=_ms_timestamp(offer.expires_at_ms) if offer else None,
     )
 
 
@@ -610,6 +612,9 @@ def callback_ms(pb: agent_pb.SubmitDispositionRequest) -> int:
 _ASSIGNMENT_EVENT = {
     "connected": agent_pb.ASSIGNMENT_EVENT_CONNECTED,
     "ended": agent_pb.ASSIGNMENT_EVENT_ENDED,
+    "offered": agent_pb.ASSIGNMENT_EVENT_OFFERED,
+    "offer_expired": agent_pb.ASSIGNMENT_EVENT_OFFER_EXPIRED,
+    "offer_failed": agent_pb.ASSIGNMENT_EVENT_OFFER_FAILED,
 }
 
 
@@ -618,6 +623,7 @@ def assignment_to_proto(
 ) -> agent_pb.WatchAssignmentsResponse:
     """From an entry of an agent's assignment stream (actors/pool.py writes them)."""
     contact = record.get("contact") or {}
+    expires_at_ms = int(record.get("expires_at_ms", 0))
     return agent_pb.WatchAssignmentsResponse(
         event_id=event_id,
         event=_ASSIGNMENT_EVENT.get(
@@ -633,6 +639,7 @@ def assignment_to_proto(
             fields={str(k): str(v) for k, v in (contact.get("fields") or {}).items()},
         ),
         event_time=_ms_timestamp(int(record.get("at_ms", 0))),
+        expire_time=_ms_timestamp(expires_at_ms) if expires_at_ms else None,
     )
 
 

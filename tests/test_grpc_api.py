@@ -3,6 +3,7 @@ with its status code and field, auth, idempotent retries, paging, health and ref
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import re
 import threading
@@ -17,7 +18,8 @@ from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from gateway import codegen
+from cluster.agents import Agent, AgentState, CallContext
+from gateway import codegen, convert
 from gateway.auth import METHOD_ROLES
 from gateway.gen.dialer.v1 import agent_service_pb2 as agent_pb
 from gateway.gen.dialer.v1 import campaign_service_pb2 as cpb
@@ -331,6 +333,35 @@ def test_predictive_power_and_preview_campaigns_keep_their_pacing_fields(admin: 
     assert set(violations(too_long)) == {"campaign.preview_timeout_seconds"}
 
 
+def test_preview_offers_convert_with_their_deadline() -> None:
+    at = 1_767_625_200_000
+    contact = {"id": "c-1", "phone": "+12125550100", "name": "Ann", "fields": {"plan": "gold"}}
+    # As actors/pool.py writes them to the agent's stream.
+    record = {"at_ms": at, "campaign_id": "c1", "call_id": "", "phone": "+12125550100"}
+    offered = convert.assignment_to_proto(
+        "7-0", {**record, "event": "offered", "contact": contact, "expires_at_ms": at + 30_000}
+    )
+    assert offered.event == agent_pb.ASSIGNMENT_EVENT_OFFERED and offered.call_id == ""
+    assert offered.expire_time.ToMilliseconds() == at + 30_000
+    assert offered.event_time.ToMilliseconds() == at and offered.campaign == "campaigns/c1"
+    assert (offered.contact.display_name, dict(offered.contact.fields)) == ("Ann", {"plan": "gold"})
+    for event, kind in (
+        ("offer_expired", agent_pb.ASSIGNMENT_EVENT_OFFER_EXPIRED),
+        ("offer_failed", agent_pb.ASSIGNMENT_EVENT_OFFER_FAILED),
+    ):
+        later = convert.assignment_to_proto("8-0", {**record, "event": event, "contact": {}})
+        assert later.event == kind and later.contact.phone_number == "+12125550100"
+        assert not later.HasField("expire_time")
+    # The agent deciding on an offer shows its deadline; one on a call does not.
+    call = CallContext("c1", 1, 4, "tok", 1, phone="+12125550100", reservation="r-1")
+    deciding = Agent("ann", AgentState.RESERVED, at, at, call, 0, at, 30_000)
+    shown = convert.agent_to_proto("sales", deciding)
+    assert shown.state == agent_pb.AGENT_STATE_RESERVED and shown.call_id == ""
+    assert shown.offer_expire_time.ToMilliseconds() == at + 30_000
+    on_call = Agent("ann", AgentState.ON_CALL, at, at, dataclasses.replace(call, call_id="k"))
+    assert not convert.agent_to_proto("sales", on_call).HasField("offer_expire_time")
+
+
 def test_refused_lifecycle_actions_are_failed_precondition(admin: Any) -> None:
     lists = [new_list(admin)]
     scheduled = create(
@@ -462,6 +493,13 @@ def test_auth_refusals(served: Served, admin: Any) -> None:
         )
     )
     assert watch.code() is Code.PERMISSION_DENIED
+    for decide, request_type in (
+        (ann.agents.AcceptPreviewOffer, agent_pb.AcceptPreviewOfferRequest),
+        (ann.agents.SkipPreviewOffer, agent_pb.SkipPreviewOfferRequest),
+        (viewer.agents.AcceptPreviewOffer, agent_pb.AcceptPreviewOfferRequest),
+    ):
+        offer = rpc_error(decide, request_type(name="queues/sales/agents/bob"))
+        assert offer.code() is Code.PERMISSION_DENIED
     assert rpc_error(ann.campaigns.RunCampaign, cpb.RunCampaignRequest()).code() is (
         Code.PERMISSION_DENIED
     )
