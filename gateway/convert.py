@@ -18,6 +18,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from cluster.abandon import AbandonBudget
 from cluster.agents import Agent, AgentState
 from cluster.contacts import ColumnMap, ImportReport
 from cluster.dnc import DncAddResult
@@ -482,8 +483,14 @@ def _is_repeated(descriptor: Any) -> bool:
     return bool(repeated if repeated is not None else descriptor.label == descriptor.LABEL_REPEATED)
 
 
-def progress_to_proto(progress: Progress, run_instance: int) -> campaign_pb.CampaignProgress:
-    return campaign_pb.CampaignProgress(
+def progress_to_proto(
+    progress: Progress,
+    run_instance: int,
+    abandon: AbandonBudget | None = None,
+    regime: ComplianceRegime = ComplianceRegime.US,
+) -> campaign_pb.CampaignProgress:
+    """`abandon`: the campaign's compliance window (campaigns with agents), or None."""
+    out = campaign_pb.CampaignProgress(
         run_instance=run_instance,
         total=progress.total,
         dialed=progress.dialed,
@@ -494,6 +501,17 @@ def progress_to_proto(progress: Progress, run_instance: int) -> campaign_pb.Camp
         remaining=progress.remaining,
         outcomes=dict(progress.outcomes),
     )
+    if abandon is not None:
+        out.abandon_window.CopyFrom(
+            campaign_pb.AbandonWindow(
+                rate=abandon.rate,
+                live_answers=abandon.live_answers,
+                abandoned=abandon.abandoned,
+                target_rate=abandon.target_rate,
+                compliance_regime=_REGIME[regime],
+            )
+        )
+    return out
 
 
 # Contact lists and DNC lists -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from cluster.abandon import LedgerEvent
 from cluster.agents import Agent, AgentState, CallContext
 from gateway import codegen, convert
 from gateway.auth import METHOD_ROLES
@@ -331,6 +332,41 @@ def test_predictive_power_and_preview_campaigns_keep_their_pacing_fields(admin: 
         ),
     )
     assert set(violations(too_long)) == {"campaign.preview_timeout_seconds"}
+
+
+def test_progress_shows_the_abandon_window_of_campaigns_with_agents(
+    admin: Any, served: Served
+) -> None:
+    lists = [new_list(admin)]
+    with_agents = create(
+        admin, campaign(lists, dialing_mode=cpb.DIALING_MODE_PROGRESSIVE, queue_id="sales")
+    )
+    agentless = create(admin, campaign(lists))
+    for created in (with_agents, agentless):  # no engine here: the runs are only seeded
+        admin.campaigns.RunCampaign(cpb.RunCampaignRequest(name=created.name))
+    campaign_id = with_agents.name.split("/")[1]
+    ledger = served.state.abandon_ledger(campaign_id)
+    now = served.state.clock.now_ms()
+    for i in range(40):
+        ledger.record(f"call-{i}", LedgerEvent.LIVE, now, now)
+    ledger.record("call-7", LedgerEvent.ABANDONED, now, now)
+    budget = served.state.abandon_budget(campaign_id)
+    progress = admin.campaigns.GetCampaignProgress(
+        cpb.GetCampaignProgressRequest(name=with_agents.name)
+    ).progress
+    window = progress.abandon_window
+    assert window.rate == pytest.approx(budget.rate) == 1 / 40
+    assert (window.live_answers, window.abandoned, window.target_rate) == (40, 1, 0.03)
+    assert window.compliance_regime == cpb.COMPLIANCE_REGIME_US
+    watch = admin.campaigns.WatchCampaign(cpb.WatchCampaignRequest(name=with_agents.name))
+    first = next(watch)
+    watch.cancel()
+    assert first.progress.abandon_window == window
+    # Agentless campaigns never abandon: no window.
+    plain = admin.campaigns.GetCampaignProgress(
+        cpb.GetCampaignProgressRequest(name=agentless.name)
+    ).progress
+    assert plain.total == 1 and not plain.HasField("abandon_window")
 
 
 def test_preview_offers_convert_with_their_deadline() -> None:

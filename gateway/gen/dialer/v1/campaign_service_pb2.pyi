@@ -237,7 +237,7 @@ class Occurrence(_message.Message):
     def __init__(self, index: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CampaignProgress(_message.Message):
-    __slots__ = ("run_instance", "total", "dialed", "in_progress", "ready", "waiting", "completed", "remaining", "outcomes")
+    __slots__ = ("run_instance", "total", "dialed", "in_progress", "ready", "waiting", "completed", "remaining", "outcomes", "abandon_window")
     class OutcomesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -254,6 +254,7 @@ class CampaignProgress(_message.Message):
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     REMAINING_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    ABANDON_WINDOW_FIELD_NUMBER: _ClassVar[int]
     run_instance: int
     total: int
     dialed: int
@@ -263,7 +264,22 @@ class CampaignProgress(_message.Message):
     completed: int
     remaining: int
     outcomes: _containers.ScalarMap[str, int]
-    def __init__(self, run_instance: _Optional[int] = ..., total: _Optional[int] = ..., dialed: _Optional[int] = ..., in_progress: _Optional[int] = ..., ready: _Optional[int] = ..., waiting: _Optional[int] = ..., completed: _Optional[int] = ..., remaining: _Optional[int] = ..., outcomes: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    abandon_window: AbandonWindow
+    def __init__(self, run_instance: _Optional[int] = ..., total: _Optional[int] = ..., dialed: _Optional[int] = ..., in_progress: _Optional[int] = ..., ready: _Optional[int] = ..., waiting: _Optional[int] = ..., completed: _Optional[int] = ..., remaining: _Optional[int] = ..., outcomes: _Optional[_Mapping[str, int]] = ..., abandon_window: _Optional[_Union[AbandonWindow, _Mapping]] = ...) -> None: ...
+
+class AbandonWindow(_message.Message):
+    __slots__ = ("rate", "live_answers", "abandoned", "target_rate", "compliance_regime")
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    ABANDONED_FIELD_NUMBER: _ClassVar[int]
+    TARGET_RATE_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANCE_REGIME_FIELD_NUMBER: _ClassVar[int]
+    rate: float
+    live_answers: float
+    abandoned: float
+    target_rate: float
+    compliance_regime: ComplianceRegime
+    def __init__(self, rate: _Optional[float] = ..., live_answers: _Optional[float] = ..., abandoned: _Optional[float] = ..., target_rate: _Optional[float] = ..., compliance_regime: _Optional[_Union[ComplianceRegime, str]] = ...) -> None: ...
 
 class CreateCampaignRequest(_message.Message):
     __slots__ = ("campaign", "request_id")
