@@ -12,7 +12,7 @@ before: a retried event never counts twice, whichever node sends it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -175,6 +175,42 @@ return 1
 """
 
 
+def us_window_days(now_ms: int) -> list[str]:
+    """The UTC days (YYYYMMDD) whose hourly buckets (`abandon_hours`) hold the US window
+    ending at `now_ms`: 31 of them, as the window rarely starts at midnight."""
+    hours = us_window_hours(now_ms)
+    days = sorted({utc_day_of_hour(h) for h in (hours.start, hours.stop - 1)})
+    first_day = datetime.strptime(days[0], "%Y%m%d").replace(tzinfo=UTC)
+    last_day = datetime.strptime(days[-1], "%Y%m%d").replace(tzinfo=UTC)
+    return [
+        (first_day + timedelta(days=i)).strftime("%Y%m%d")
+        for i in range((last_day - first_day).days + 1)
+    ]
+
+
+def us_window_counts(
+    now_ms: int, day_names: Sequence[str], buckets: Sequence[dict[bytes, bytes]]
+) -> AbandonCounts:
+    """Counts of the US window ending at `now_ms` from the hourly buckets of `day_names`
+    (us_window_days), as HGETALL returns them: callers may read them in their own pipeline."""
+    hours = us_window_hours(now_ms)
+    totals: dict[str, int] = {}
+    for name, raw in zip(day_names, buckets, strict=True):
+        day_hour = int(datetime.strptime(name, "%Y%m%d").replace(tzinfo=UTC).timestamp())
+        day_hour //= 3600
+        for field, value in _decoded(raw).items():
+            hh, event = field.split(":", 1)
+            if day_hour + int(hh) in hours:
+                totals[event] = totals.get(event, 0) + value
+    return _counts(totals)
+
+
+def hash_counts(raw: dict[bytes, bytes]) -> AbandonCounts:
+    """The counts of one ledger hash as HGETALL returns it: a UK day bucket (`abandon_day`)
+    or the totals."""
+    return _counts(_decoded(raw))
+
+
 def _counts(fields: dict[str, int]) -> AbandonCounts:
     return AbandonCounts(
         fields.get(LedgerEvent.LIVE, 0),
@@ -243,26 +279,11 @@ class AbandonLedger:
     # Reading -----------------------------------------------------------------------------
     def us_counts(self, now_ms: int) -> AbandonCounts:
         """Counts of the rolling 30 days (to the hour) ending now."""
-        hours = us_window_hours(now_ms)
-        days = sorted({utc_day_of_hour(h) for h in (hours.start, hours.stop - 1)})
-        first_day = datetime.strptime(days[0], "%Y%m%d").replace(tzinfo=UTC)
-        last_day = datetime.strptime(days[-1], "%Y%m%d").replace(tzinfo=UTC)
-        day_names = [
-            (first_day + timedelta(days=i)).strftime("%Y%m%d")
-            for i in range((last_day - first_day).days + 1)
-        ]
+        day_names = us_window_days(now_ms)
         pipe = self.r.pipeline(transaction=True)
         for name in day_names:
             pipe.hgetall(self.k.abandon_hours(name))
-        totals: dict[str, int] = {}
-        for name, raw in zip(day_names, pipe.execute(), strict=True):
-            day_hour = int(datetime.strptime(name, "%Y%m%d").replace(tzinfo=UTC).timestamp())
-            day_hour //= 3600
-            for field, value in _decoded(raw).items():
-                hh, event = field.split(":", 1)
-                if day_hour + int(hh) in hours:
-                    totals[event] = totals.get(event, 0) + value
-        return _counts(totals)
+        return us_window_counts(now_ms, day_names, pipe.execute())
 
     def uk_counts(self, now_ms: int) -> AbandonCounts:
         """Counts of the calendar day (campaign time zone) holding `now_ms`."""

@@ -105,6 +105,8 @@ METHOD_ROLES: dict[str, Role] = {
             "LogoutAgent",
             "SubmitDisposition",
             "WatchAssignments",
+            "AcceptPreviewOffer",
+            "SkipPreviewOffer",
         )
     },
     f"{_V1}TrunkService/ListTrunks": _READ,

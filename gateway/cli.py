@@ -5,11 +5,14 @@
     dialerctl campaigns edit ID -f changes.yaml      # the fields in the file are the mask
     dialerctl campaigns run|pause|resume|stop|rerun|clone|delete|get ID
     dialerctl campaigns watch ID                     # live status and progress
+    dialerctl campaigns progress ID                  # progress now, with the abandon rate
     dialerctl lists create NAME | list | import LIST FILE.csv
     dialerctl dnc create NAME | add LIST NUMBER... | check LIST NUMBER...
     dialerctl agents list QUEUE
     dialerctl agents login|ready|not-ready|logout QUEUE AGENT
     dialerctl agents dispose QUEUE AGENT CODE [--callback-at 2026-03-02T15:00:00Z]
+    dialerctl agents accept|skip QUEUE AGENT          # a preview offer
+    dialerctl agents watch QUEUE AGENT [--after ID] [--count N]   # calls and offers
     dialerctl trunks list | register ID --channels N [--cps R] | scale ID N | drain ID | remove ID
 
 Connection: --address (DIALER_ADDRESS, default 127.0.0.1:50051), --token (DIALER_TOKEN, else
@@ -149,6 +152,15 @@ class Ctl:
         campaign = method(request).campaign
         self.out.print(f"{_short(campaign.name)} is now [bold]{_status(campaign.status)}[/]")
 
+    def campaigns_progress(self, args: argparse.Namespace) -> None:
+        name = _name("campaigns", args.id)
+        campaign = self.c.campaigns.GetCampaign(cpb.GetCampaignRequest(name=name)).campaign
+        progress = self.c.campaigns.GetCampaignProgress(cpb.GetCampaignProgressRequest(name=name))
+        update = cpb.WatchCampaignResponse(campaign=campaign)
+        if progress.HasField("progress"):
+            update.progress.CopyFrom(progress.progress)
+        self.out.print(_progress_view(update))
+
     def campaigns_watch(self, args: argparse.Namespace) -> None:
         stream = self.c.campaigns.WatchCampaign(
             cpb.WatchCampaignRequest(name=_name("campaigns", args.id))
@@ -244,10 +256,11 @@ class Ctl:
         agents = self.c.agents.ListAgents(
             apb.ListAgentsRequest(parent=_name("queues", args.queue))
         ).agents
-        table = Table("agent", "state", "call", "campaign")
+        table = Table("agent", "state", "call", "campaign", "offer expires")
         for a in agents:
             state = _enum_label(apb.AgentState, a.state, "AGENT_STATE_")
-            table.add_row(_short(a.name), state, a.call_id, _short(a.campaign))
+            expires = a.offer_expire_time.ToJsonString() if a.HasField("offer_expire_time") else ""
+            table.add_row(_short(a.name), state, a.call_id, _short(a.campaign), expires)
         self.out.print(table)
 
     def agents_act(self, args: argparse.Namespace) -> None:
@@ -282,6 +295,37 @@ class Ctl:
         agent = self.c.agents.SubmitDisposition(request).agent
         label = _enum_label(apb.AgentState, agent.state, "AGENT_STATE_")
         self.out.print(f"{_short(args.agent)}: {args.code} filed, {label}")
+
+    def agents_offer(self, args: argparse.Namespace) -> None:
+        """Accept or skip the preview offer an agent is deciding on."""
+        name = f"queues/{_short(args.queue)}/agents/{_short(args.agent)}"
+        if args.command == "accept":
+            agent = self.c.agents.AcceptPreviewOffer(
+                apb.AcceptPreviewOfferRequest(name=name, request_id=_request_id())
+            ).agent
+            label = _enum_label(apb.AgentState, agent.state, "AGENT_STATE_")
+            placed = f"calling ({agent.call_id})" if agent.call_id else "no call could be placed"
+            self.out.print(f"{_short(args.agent)}: accepted, {placed}, {label}")
+            return
+        agent = self.c.agents.SkipPreviewOffer(
+            apb.SkipPreviewOfferRequest(name=name, request_id=_request_id())
+        ).agent
+        label = _enum_label(apb.AgentState, agent.state, "AGENT_STATE_")
+        self.out.print(f"{_short(args.agent)}: skipped, {label}")
+
+    def agents_watch(self, args: argparse.Namespace) -> None:
+        """Prints an agent's assignment events (calls connected and ended, preview offers and
+        what became of them) as they come; --count ends after that many."""
+        request = apb.WatchAssignmentsRequest(
+            name=f"queues/{_short(args.queue)}/agents/{_short(args.agent)}",
+            after_event_id=args.after or "",
+        )
+        stream = self.c.agents.WatchAssignments(request)
+        for seen, event in enumerate(stream, start=1):
+            self.out.print(_assignment_line(event), highlight=False)
+            if seen == args.count:
+                stream.cancel()
+                return
 
     def trunks_list(self, args: argparse.Namespace) -> None:
         trunks = self.c.trunks.ListTrunks(tpb.ListTrunksRequest()).trunks
@@ -330,13 +374,38 @@ def _progress_view(update: cpb.WatchCampaignResponse) -> Table:
     table.add_column("completed")
     table.add_column("remaining")
     table.add_column("outcomes")
+    table.add_column("abandon rate (window)")
     if update.HasField("progress"):
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(p.outcomes.items()))
         table.add_row(
             str(p.total), str(p.dialed), str(p.in_progress), str(p.completed),
-            str(p.remaining), outcomes,
+            str(p.remaining), outcomes, _abandon_cell(p),
         )  # fmt: skip
     return table
+
+
+def _abandon_cell(p: cpb.CampaignProgress) -> str:
+    """The compliance window's abandon rate, e.g. "1.20%: 3 of 250 live (target 3.0%, us)"."""
+    if not p.HasField("abandon_window"):
+        return "-"
+    w = p.abandon_window
+    regime = _enum_label(cpb.ComplianceRegime, w.compliance_regime, "COMPLIANCE_REGIME_")
+    return (
+        f"{w.rate:.2%}: {w.abandoned:g} of {w.live_answers:g} live"
+        f" (target {w.target_rate:.1%}, {regime})"
+    )
+
+
+def _assignment_line(e: apb.WatchAssignmentsResponse) -> str:
+    event = _enum_label(apb.AssignmentEvent, e.event, "ASSIGNMENT_EVENT_")
+    contact = " ".join(x for x in (e.contact.display_name, e.contact.phone_number) if x)
+    parts = [e.event_time.ToJsonString(), f"{event:<13}", _short(e.campaign), contact]
+    if e.call_id:
+        parts.append(f"call {e.call_id}")
+    if e.HasField("expire_time"):
+        parts.append(f"expires {e.expire_time.ToJsonString()}")
+    parts.append(f"(event {e.event_id})")
+    return "  ".join(p for p in parts if p)
 
 
 def _snake(key: str) -> str:
@@ -377,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("clone", Ctl.campaigns_clone),
         ("delete", Ctl.campaigns_delete),
         ("watch", Ctl.campaigns_watch),
+        ("progress", Ctl.campaigns_progress),
     ):
         sub = campaigns.add_parser(command)
         sub.add_argument("id")
@@ -429,6 +499,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("code")
     sub.add_argument("--callback-at", help="RFC 3339, for call_back")
     sub.set_defaults(run=Ctl.agents_dispose)
+    for command in ("accept", "skip"):
+        sub = agents.add_parser(command, help=f"{command} the preview offer the agent holds")
+        sub.add_argument("queue")
+        sub.add_argument("agent")
+        sub.set_defaults(run=Ctl.agents_offer)
+    sub = agents.add_parser("watch", help="the agent's calls and preview offers as they come")
+    sub.add_argument("queue")
+    sub.add_argument("agent")
+    sub.add_argument("--after", help="resume after this event id ('0': from the oldest kept)")
+    sub.add_argument("--count", type=int, default=0, help="end after this many events")
+    sub.set_defaults(run=Ctl.agents_watch)
 
     trunks = groups.add_parser("trunks").add_subparsers(dest="command", required=True)
     trunks.add_parser("list").set_defaults(run=Ctl.trunks_list)

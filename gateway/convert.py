@@ -18,6 +18,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from cluster.abandon import AbandonBudget
 from cluster.agents import Agent, AgentState
 from cluster.contacts import ColumnMap, ImportReport
 from cluster.dnc import DncAddResult
@@ -27,6 +28,7 @@ from cluster.listinfo import ListInfo
 from cluster.models import (
     Campaign,
     CampaignStatus,
+    ComplianceRegime,
     ContactableTimings,
     DialingMode,
     DialingOrder,
@@ -133,6 +135,13 @@ _STATUS = {
 _MODE = {
     DialingMode.AGENTLESS: campaign_pb.DIALING_MODE_AGENTLESS,
     DialingMode.PROGRESSIVE: campaign_pb.DIALING_MODE_PROGRESSIVE,
+    DialingMode.PREDICTIVE: campaign_pb.DIALING_MODE_PREDICTIVE,
+    DialingMode.POWER: campaign_pb.DIALING_MODE_POWER,
+    DialingMode.PREVIEW: campaign_pb.DIALING_MODE_PREVIEW,
+}
+_REGIME = {
+    ComplianceRegime.US: campaign_pb.COMPLIANCE_REGIME_US,
+    ComplianceRegime.UK: campaign_pb.COMPLIANCE_REGIME_UK,
 }
 _ORDER = {
     DialingOrder.LIST_ORDER: campaign_pb.DIALING_ORDER_LIST_ORDER,
@@ -166,6 +175,7 @@ def _inverse(table: Mapping[Any, int]) -> dict[int, Any]:
 
 _STATUS_IN = _inverse(_STATUS)
 _MODE_IN = _inverse(_MODE)
+_REGIME_IN = _inverse(_REGIME)
 _ORDER_IN = _inverse(_ORDER)
 _WEEKDAY_IN = _inverse(_WEEKDAY)
 _FREQUENCY_IN = _inverse(_FREQUENCY)
@@ -190,6 +200,12 @@ CAMPAIGN_FIELDS: dict[str, str] = {
     "max_ring_time_seconds": "max_ring_time_seconds",
     "contactable_timings": "contactable_timings",
     "schedule": "schedule",
+    "abandon_target": "abandon_target",
+    "power_ratio": "power_ratio",
+    "preview_timeout_seconds": "preview_timeout_seconds",
+    "safe_harbor_flow_id": "safe_harbor_flow_id",
+    "compliance_regime": "compliance_regime",
+    "amd_false_positive_rate": "amd_false_positive_rate",
 }
 CAMPAIGN_OUTPUT_ONLY = frozenset(
     {"name", "status", "run_instance", "occurrence", "create_time", "update_time"}
@@ -364,6 +380,12 @@ def campaign_to_proto(c: Campaign) -> campaign_pb.Campaign:
         retry_period_minutes=c.retry_period_minutes,
         max_ring_time_seconds=c.max_ring_time_seconds,
         contactable_timings=timings_to_proto(c.contactable_timings),
+        abandon_target=c.abandon_target,
+        power_ratio=c.power_ratio,
+        preview_timeout_seconds=c.preview_timeout_seconds,
+        safe_harbor_flow_id=c.safe_harbor_flow_id or "",
+        compliance_regime=_REGIME[c.compliance_regime],
+        amd_false_positive_rate=c.amd_false_positive_rate,
         status=_STATUS[c.status],
         run_instance=c.run_instance,
         create_time=_timestamp(c.created_at),
@@ -398,7 +420,9 @@ def _campaign_value(pb: campaign_pb.Campaign, field: str) -> Any:
         case "dialing_order":
             order = _ORDER_IN.get(pb.dialing_order, DialingOrder.LIST_ORDER)
             return order.value
-        case "start_flow_id" | "queue_id":
+        case "compliance_regime":
+            return _REGIME_IN.get(pb.compliance_regime, ComplianceRegime.US).value
+        case "start_flow_id" | "queue_id" | "safe_harbor_flow_id":
             return getattr(pb, field) or None
         case "contactable_timings":
             return _timings_from_proto(pb.contactable_timings)
@@ -459,8 +483,14 @@ def _is_repeated(descriptor: Any) -> bool:
     return bool(repeated if repeated is not None else descriptor.label == descriptor.LABEL_REPEATED)
 
 
-def progress_to_proto(progress: Progress, run_instance: int) -> campaign_pb.CampaignProgress:
-    return campaign_pb.CampaignProgress(
+def progress_to_proto(
+    progress: Progress,
+    run_instance: int,
+    abandon: AbandonBudget | None = None,
+    regime: ComplianceRegime = ComplianceRegime.US,
+) -> campaign_pb.CampaignProgress:
+    """`abandon`: the campaign's compliance window (campaigns with agents), or None."""
+    out = campaign_pb.CampaignProgress(
         run_instance=run_instance,
         total=progress.total,
         dialed=progress.dialed,
@@ -471,6 +501,17 @@ def progress_to_proto(progress: Progress, run_instance: int) -> campaign_pb.Camp
         remaining=progress.remaining,
         outcomes=dict(progress.outcomes),
     )
+    if abandon is not None:
+        out.abandon_window.CopyFrom(
+            campaign_pb.AbandonWindow(
+                rate=abandon.rate,
+                live_answers=abandon.live_answers,
+                abandoned=abandon.abandoned,
+                target_rate=abandon.target_rate,
+                compliance_regime=_REGIME[regime],
+            )
+        )
+    return out
 
 
 # Contact lists and DNC lists -----------------------------------------------------------------
@@ -555,12 +596,14 @@ def agent_to_proto(queue_id: str, agent: Agent | Mapping[str, Any]) -> agent_pb.
     if not isinstance(agent, Agent):
         agent = Agent.from_record(dict(agent))
     call = agent.call
+    offer = agent.offer
     return agent_pb.Agent(
         name=agent_name(queue_id, agent.id),
         state=_AGENT_STATE[agent.state],
         state_time=_ms_timestamp(agent.state_since_ms),
         call_id=call.call_id if call else "",
         campaign=resource_name(CAMPAIGNS, call.campaign_id) if call else "",
+        offer_expire_time=_ms_timestamp(offer.expires_at_ms) if offer else None,
     )
 
 
@@ -587,6 +630,9 @@ def callback_ms(pb: agent_pb.SubmitDispositionRequest) -> int:
 _ASSIGNMENT_EVENT = {
     "connected": agent_pb.ASSIGNMENT_EVENT_CONNECTED,
     "ended": agent_pb.ASSIGNMENT_EVENT_ENDED,
+    "offered": agent_pb.ASSIGNMENT_EVENT_OFFERED,
+    "offer_expired": agent_pb.ASSIGNMENT_EVENT_OFFER_EXPIRED,
+    "offer_failed": agent_pb.ASSIGNMENT_EVENT_OFFER_FAILED,
 }
 
 
@@ -595,6 +641,7 @@ def assignment_to_proto(
 ) -> agent_pb.WatchAssignmentsResponse:
     """From an entry of an agent's assignment stream (actors/pool.py writes them)."""
     contact = record.get("contact") or {}
+    expires_at_ms = int(record.get("expires_at_ms", 0))
     return agent_pb.WatchAssignmentsResponse(
         event_id=event_id,
         event=_ASSIGNMENT_EVENT.get(
@@ -610,6 +657,7 @@ def assignment_to_proto(
             fields={str(k): str(v) for k, v in (contact.get("fields") or {}).items()},
         ),
         event_time=_ms_timestamp(int(record.get("at_ms", 0))),
+        expire_time=_ms_timestamp(expires_at_ms) if expires_at_ms else None,
     )
 
 

@@ -7,7 +7,9 @@ Two sources, one registry per gateway:
   ready / leased / done, trunk channels in use, agents by state). Redis is the source of truth
   and is shared by every dialer node, so any one gateway exports the whole cluster's totals;
   a scrape makes three pipelined round trips, O(campaigns + trunks + queues) commands, and
-  reads O(live calls + agents) data, never O(leads).
+  reads O(live calls + agents) data, never O(leads). Campaigns with agents also have their
+  abandon ledger's compliance window read in the third round trip (31 small hashes for a US
+  campaign, one for a UK one).
 - `GrpcMetrics`: requests and latency of this gateway's own gRPC server, in process (the
   Guard interceptor records them). Every gateway exports its own; Prometheus sums them.
 
@@ -34,10 +36,18 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from cluster.abandon import (
+    AbandonCounts,
+    budget_from_counts,
+    hash_counts,
+    local_day,
+    us_window_counts,
+    us_window_days,
+)
 from cluster.agents import AgentState
 from cluster.codec import text
 from cluster.metrics import CampaignCounters, abandon_ratio, occupancy_ratio
-from cluster.models import Campaign, CampaignStatus, DialingMode
+from cluster.models import Campaign, CampaignStatus, ComplianceRegime, DialingMode
 from cluster.scheduler import may_dial_any
 from cluster.state import DialerState
 from cluster.trunks import TrunkConfig
@@ -55,6 +65,9 @@ class CampaignSnapshot:
     """By dialing mode."""
     leads: dict[str, int] = field(default_factory=dict)
     """ready, waiting, leased, done (the current run instance)."""
+    abandon_window: AbandonCounts | None = None
+    """The abandon ledger's counts in the campaign's compliance window (campaigns with agents
+    that have run; None otherwise)."""
 
 
 @dataclass
@@ -116,6 +129,9 @@ def read_snapshot(state: DialerState) -> Snapshot:
     snap.tenant_counters = {text(k): int(v) for k, v in tenant_raw.items()}
 
     running = [c for c in snap.campaigns if c.campaign.run_instance]
+    with_agents = [c for c in running if c.campaign.dialing_mode.uses_agents]
+    now_ms = state.clock.now_ms()
+    us_days = us_window_days(now_ms)
     pipe = r.pipeline(transaction=False)
     for c in running:
         run = keys.campaign(c.campaign.id).run(c.campaign.run_instance)
@@ -123,6 +139,14 @@ def read_snapshot(state: DialerState) -> Snapshot:
         pipe.zcard(run.ready())
         pipe.zcard(run.waiting())
         pipe.hlen(run.leases())
+    for c in with_agents:
+        ck = keys.campaign(c.campaign.id)
+        if c.campaign.compliance_regime is ComplianceRegime.UK:
+            zone = c.campaign.contactable_timings.timezone
+            pipe.hgetall(ck.abandon_day(local_day(now_ms, zone)))
+        else:
+            for day in us_days:
+                pipe.hgetall(ck.abandon_hours(day))
     replies = iter(pipe.execute())
     for c in running:
         done, ready, waiting, leased = (next(replies) for _ in range(4))
@@ -132,6 +156,12 @@ def read_snapshot(state: DialerState) -> Snapshot:
             "leased": int(leased),
             "done": int(done or 0),
         }
+    for c in with_agents:
+        if c.campaign.compliance_regime is ComplianceRegime.UK:
+            c.abandon_window = hash_counts(next(replies))
+        else:
+            buckets = [next(replies) for _ in us_days]
+            c.abandon_window = us_window_counts(now_ms, us_days, buckets)
     return snap
 
 
@@ -182,6 +212,23 @@ def families(snap: Snapshot) -> list[Metric]:
         "dialer_campaign_abandon_ratio",
         "Abandoned calls over live answers since the campaign was created (every mode).",
         labels=["campaign"],
+    )
+    window_rate = GaugeMetricFamily(
+        "dialer_campaign_abandon_window_ratio",
+        "Abandon rate in the campaign's compliance window, from its abandon ledger (US: rolling "
+        "30 days; UK: today in its time zone, with the AMD false-positive estimate).",
+        labels=["campaign"],
+    )
+    target_rate = GaugeMetricFamily(
+        "dialer_campaign_abandon_target_ratio",
+        "The campaign's abandon_target: predictive pacing holds the window's rate under it.",
+        labels=["campaign"],
+    )
+    window_calls = GaugeMetricFamily(
+        "dialer_campaign_abandon_window_calls",
+        "The abandon ledger's counts in the compliance window, by event: live (answers), "
+        "abandoned, machine (AMD detections; UK: x amd_false_positive_rate is the estimate).",
+        labels=["campaign", "event"],
     )
     info = GaugeMetricFamily(
         "dialer_campaign_info",
@@ -242,6 +289,18 @@ def families(snap: Snapshot) -> list[Metric]:
             total_live += k.live_answers
             last_ms = max(last_ms, k.last_originated_ms)
         abandon_rate.add_metric([cid], abandon_ratio(total_abandoned, total_live))
+        window = c.abandon_window
+        if window is not None:
+            budget = budget_from_counts(
+                window,
+                c.campaign.compliance_regime,
+                c.campaign.abandon_target,
+                c.campaign.amd_false_positive_rate,
+            )
+            window_rate.add_metric([cid], budget.rate)
+            target_rate.add_metric([cid], budget.target_rate)
+            for event in ("live", "abandoned", "machine"):
+                window_calls.add_metric([cid, event], getattr(window, event))
         info.add_metric(
             [cid, c.campaign.name, c.campaign.dialing_mode.value, c.campaign.queue_id or ""], 1
         )
@@ -303,9 +362,10 @@ def families(snap: Snapshot) -> list[Metric]:
     imports = CounterMetricFamily("dialer_imports", "Contact imports committed.")
     imports.add_metric([], snap.tenant_counters.get("imports", 0))
     return [
-        originated, outcomes, dnc, skipped, live, abandoned, ring, talk, abandon_rate, info,
-        status, may_dial, leads, instance, last_dial, in_progress, channels, in_use, cps,
-        draining, agents, occupancy, rows, imports,
+        originated, outcomes, dnc, skipped, live, abandoned, ring, talk, abandon_rate,
+        window_rate, target_rate, window_calls, info, status, may_dial, leads, instance,
+        last_dial, in_progress, channels, in_use, cps, draining, agents, occupancy, rows,
+        imports,
     ]  # fmt: skip
 
 

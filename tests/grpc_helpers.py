@@ -23,6 +23,7 @@ TOKENS = {
     "supervisor": "supervisor-token-0001",
     "viewer": "viewer-token-0001",
     "ann": "agent-ann-token-0001",
+    "bob": "agent-bob-token-0001",
 }
 AUTH = ",".join(
     [
@@ -30,6 +31,7 @@ AUTH = ",".join(
         f"{TOKENS['supervisor']}:supervisor",
         f"{TOKENS['viewer']}:viewer",
         f"{TOKENS['ann']}:agent:ann",
+        f"{TOKENS['bob']}:agent:bob",
     ]
 )
 FAST_STREAMS = Streams(poll_s=0.05, heartbeat_s=0.5, block_ms=100)

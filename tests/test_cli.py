@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cluster.abandon import LedgerEvent
+from cluster.lifecycle import Action
+from cluster.models import ContactableTimings
 from gateway.cli import main
 from tests.grpc_helpers import TOKENS, Served, plain_runtime, serve
 
@@ -102,3 +105,31 @@ def test_dialerctl_reports_auth_refusals(
     assert code == 1 and "PERMISSION_DENIED" in out
     code = main(["--address", served.address, "--token", "wrong-token-123", "trunks", "list"])
     assert code == 1 and "UNAUTHENTICATED" in capsys.readouterr().err
+
+
+def test_dialerctl_progress_shows_the_abandon_window(
+    served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "240")  # one line per table row
+    state = served.state
+    contacts = state.lists.create("window")
+    state.lists.import_csv(contacts.id, ["phone\n+12125550100\n"])
+    campaign = state.campaigns.create(
+        {
+            "name": "Window",
+            "contact_list_ids": [contacts.id],
+            "dialing_mode": "predictive",
+            "queue_id": "sales",
+            "safe_harbor_flow_id": "safe-harbor",
+            "abandon_target": 0.02,
+            "caller_id": "+12125550199",
+            "contactable_timings": ContactableTimings.default("UTC").model_dump(mode="json"),
+        }
+    )
+    state.campaigns.act(campaign.id, Action.RUN)  # no engine here: the run is only seeded
+    ledger, now = state.abandon_ledger(campaign.id), state.clock.now_ms()
+    for i in range(8):
+        ledger.record(f"call-{i}", LedgerEvent.LIVE, now, now)
+    ledger.record("call-3", LedgerEvent.ABANDONED, now, now)
+    code, out = ctl(served, capsys, "campaigns", "progress", campaign.id)
+    assert code == 0 and "12.50%: 1 of 8 live (target 2.0%, us)" in out, out

@@ -3,6 +3,7 @@ with its status code and field, auth, idempotent retries, paging, health and ref
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import re
 import threading
@@ -17,7 +18,9 @@ from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from gateway import codegen
+from cluster.abandon import LedgerEvent
+from cluster.agents import Agent, AgentState, CallContext
+from gateway import codegen, convert
 from gateway.auth import METHOD_ROLES
 from gateway.gen.dialer.v1 import agent_service_pb2 as agent_pb
 from gateway.gen.dialer.v1 import campaign_service_pb2 as cpb
@@ -281,6 +284,120 @@ def test_campaign_crud_paging_and_errors(admin: Any) -> None:
     assert set(violations(bad_token)) == {"page_token"}
 
 
+def test_predictive_power_and_preview_campaigns_keep_their_pacing_fields(admin: Any) -> None:
+    lists = [new_list(admin)]
+    predictive = create(
+        admin,
+        campaign(
+            lists,
+            dialing_mode=cpb.DIALING_MODE_PREDICTIVE,
+            queue_id="sales",
+            safe_harbor_flow_id="safe-harbor",
+            compliance_regime=cpb.COMPLIANCE_REGIME_UK,
+            amd_false_positive_rate=0.1,
+            abandon_target=0.02,
+        ),
+    )
+    got = admin.campaigns.GetCampaign(cpb.GetCampaignRequest(name=predictive.name)).campaign
+    assert got == predictive
+    assert (got.dialing_mode, got.safe_harbor_flow_id, got.compliance_regime) == (
+        cpb.DIALING_MODE_PREDICTIVE, "safe-harbor", cpb.COMPLIANCE_REGIME_UK,
+    )  # fmt: skip
+    assert (got.abandon_target, got.amd_false_positive_rate) == (0.02, 0.1)
+    assert (got.power_ratio, got.preview_timeout_seconds) == (2.0, 30)  # zero: the defaults
+    # A power campaign may abandon: it needs its safe-harbor message.
+    power = campaign(lists, dialing_mode=cpb.DIALING_MODE_POWER, queue_id="sales")
+    missing = rpc_error(create, admin, power)
+    assert set(violations(missing)) == {"campaign.safe_harbor_flow_id"}
+    preview = create(
+        admin,
+        campaign(lists, dialing_mode=cpb.DIALING_MODE_PREVIEW, queue_id="sales",
+                 preview_timeout_seconds=90),
+    )  # fmt: skip
+    assert preview.preview_timeout_seconds == 90 and preview.compliance_regime == (
+        cpb.COMPLIANCE_REGIME_US
+    )
+    updated = admin.campaigns.UpdateCampaign(
+        cpb.UpdateCampaignRequest(
+            campaign=cpb.Campaign(name=preview.name, preview_timeout_seconds=120),
+            update_mask=field_mask_pb2.FieldMask(paths=["preview_timeout_seconds"]),
+        )
+    ).campaign
+    assert updated.preview_timeout_seconds == 120
+    too_long = rpc_error(
+        admin.campaigns.UpdateCampaign,
+        cpb.UpdateCampaignRequest(
+            campaign=cpb.Campaign(name=preview.name, preview_timeout_seconds=601),
+            update_mask=field_mask_pb2.FieldMask(paths=["preview_timeout_seconds"]),
+        ),
+    )
+    assert set(violations(too_long)) == {"campaign.preview_timeout_seconds"}
+
+
+def test_progress_shows_the_abandon_window_of_campaigns_with_agents(
+    admin: Any, served: Served
+) -> None:
+    lists = [new_list(admin)]
+    with_agents = create(
+        admin, campaign(lists, dialing_mode=cpb.DIALING_MODE_PROGRESSIVE, queue_id="sales")
+    )
+    agentless = create(admin, campaign(lists))
+    for created in (with_agents, agentless):  # no engine here: the runs are only seeded
+        admin.campaigns.RunCampaign(cpb.RunCampaignRequest(name=created.name))
+    campaign_id = with_agents.name.split("/")[1]
+    ledger = served.state.abandon_ledger(campaign_id)
+    now = served.state.clock.now_ms()
+    for i in range(40):
+        ledger.record(f"call-{i}", LedgerEvent.LIVE, now, now)
+    ledger.record("call-7", LedgerEvent.ABANDONED, now, now)
+    budget = served.state.abandon_budget(campaign_id)
+    progress = admin.campaigns.GetCampaignProgress(
+        cpb.GetCampaignProgressRequest(name=with_agents.name)
+    ).progress
+    window = progress.abandon_window
+    assert window.rate == pytest.approx(budget.rate) == 1 / 40
+    assert (window.live_answers, window.abandoned, window.target_rate) == (40, 1, 0.03)
+    assert window.compliance_regime == cpb.COMPLIANCE_REGIME_US
+    watch = admin.campaigns.WatchCampaign(cpb.WatchCampaignRequest(name=with_agents.name))
+    first = next(watch)
+    watch.cancel()
+    assert first.progress.abandon_window == window
+    # Agentless campaigns never abandon: no window.
+    plain = admin.campaigns.GetCampaignProgress(
+        cpb.GetCampaignProgressRequest(name=agentless.name)
+    ).progress
+    assert plain.total == 1 and not plain.HasField("abandon_window")
+
+
+def test_preview_offers_convert_with_their_deadline() -> None:
+    at = 1_767_625_200_000
+    contact = {"id": "c-1", "phone": "+12125550100", "name": "Ann", "fields": {"plan": "gold"}}
+    # As actors/pool.py writes them to the agent's stream.
+    record = {"at_ms": at, "campaign_id": "c1", "call_id": "", "phone": "+12125550100"}
+    offered = convert.assignment_to_proto(
+        "7-0", {**record, "event": "offered", "contact": contact, "expires_at_ms": at + 30_000}
+    )
+    assert offered.event == agent_pb.ASSIGNMENT_EVENT_OFFERED and offered.call_id == ""
+    assert offered.expire_time.ToMilliseconds() == at + 30_000
+    assert offered.event_time.ToMilliseconds() == at and offered.campaign == "campaigns/c1"
+    assert (offered.contact.display_name, dict(offered.contact.fields)) == ("Ann", {"plan": "gold"})
+    for event, kind in (
+        ("offer_expired", agent_pb.ASSIGNMENT_EVENT_OFFER_EXPIRED),
+        ("offer_failed", agent_pb.ASSIGNMENT_EVENT_OFFER_FAILED),
+    ):
+        later = convert.assignment_to_proto("8-0", {**record, "event": event, "contact": {}})
+        assert later.event == kind and later.contact.phone_number == "+12125550100"
+        assert not later.HasField("expire_time")
+    # The agent deciding on an offer shows its deadline; one on a call does not.
+    call = CallContext("c1", 1, 4, "tok", 1, phone="+12125550100", reservation="r-1")
+    deciding = Agent("ann", AgentState.RESERVED, at, at, call, 0, at, 30_000)
+    shown = convert.agent_to_proto("sales", deciding)
+    assert shown.state == agent_pb.AGENT_STATE_RESERVED and shown.call_id == ""
+    assert shown.offer_expire_time.ToMilliseconds() == at + 30_000
+    on_call = Agent("ann", AgentState.ON_CALL, at, at, dataclasses.replace(call, call_id="k"))
+    assert not convert.agent_to_proto("sales", on_call).HasField("offer_expire_time")
+
+
 def test_refused_lifecycle_actions_are_failed_precondition(admin: Any) -> None:
     lists = [new_list(admin)]
     scheduled = create(
@@ -412,6 +529,13 @@ def test_auth_refusals(served: Served, admin: Any) -> None:
         )
     )
     assert watch.code() is Code.PERMISSION_DENIED
+    for decide, request_type in (
+        (ann.agents.AcceptPreviewOffer, agent_pb.AcceptPreviewOfferRequest),
+        (ann.agents.SkipPreviewOffer, agent_pb.SkipPreviewOfferRequest),
+        (viewer.agents.AcceptPreviewOffer, agent_pb.AcceptPreviewOfferRequest),
+    ):
+        offer = rpc_error(decide, request_type(name="queues/sales/agents/bob"))
+        assert offer.code() is Code.PERMISSION_DENIED
     assert rpc_error(ann.campaigns.RunCampaign, cpb.RunCampaignRequest()).code() is (
         Code.PERMISSION_DENIED
     )

@@ -7,12 +7,15 @@ import subprocess
 from datetime import UTC, datetime
 
 import msgpack
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from cluster.abandon import AbandonCounts, LedgerEvent
 from cluster.clock import FakeClock
 from cluster.leads import LeadState
+from cluster.lifecycle import Action
 from cluster.metrics import (
     CampaignCounters,
     abandon_ratio,
@@ -126,6 +129,7 @@ def _exposition(state: DialerState) -> bytes:
                 campaign,
                 {"agentless": counters, "progressive": CampaignCounters()},
                 {"ready": 1, "waiting": 0, "leased": 2, "done": 3},
+                AbandonCounts(live=4, abandoned=1, machine=2),
             )
         ],
         trunks=[TrunkConfig(id="t1", channels=10, cps=2.5)],
@@ -197,3 +201,74 @@ def _registry(collector: Collector) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(collector)
     return registry
+
+
+def test_scrape_exports_the_compliance_window_of_campaigns_with_agents(
+    state: DialerState, clock: FakeClock
+) -> None:
+    lst = state.lists.create("agents")
+    state.lists.import_csv(lst.id, ["phone\n+12125550100\n"])
+    base = {
+        "contact_list_ids": [lst.id],
+        "caller_id": "+12125550199",
+        "queue_id": "sales",
+        "contactable_timings": ContactableTimings.default("America/New_York").model_dump(
+            mode="json"
+        ),
+    }
+    us = state.campaigns.create({**base, "name": "us", "dialing_mode": "progressive"})
+    uk = state.campaigns.create(
+        {
+            **base,
+            "name": "uk",
+            "dialing_mode": "predictive",
+            "safe_harbor_flow_id": "safe-harbor",
+            "compliance_regime": "uk",
+            "amd_false_positive_rate": 0.1,
+            "abandon_target": 0.02,
+            "contactable_timings": ContactableTimings.default("Europe/London").model_dump(
+                mode="json"
+            ),
+        }
+    )
+    agentless = _campaign(state)
+    for campaign in (us, uk, agentless):
+        state.campaigns.act(campaign.id, Action.RUN)
+    # US: a live answer 31 days ago has left the rolling window; the lifetime ratio keeps it.
+    old = state.abandon_ledger(us.id)
+    old.record("old-1", LedgerEvent.LIVE, clock.now_ms(), clock.now_ms())
+    clock.advance(31 * 24 * 3600)
+    now = clock.now_ms()
+    for i in range(4):
+        old.record(f"us-{i}", LedgerEvent.LIVE, now, now)
+    old.record("us-0", LedgerEvent.ABANDONED, now, now)
+    # UK: today's counts plus the AMD estimate: (1 + 10 x 0.1) / (8 + 10 x 0.1).
+    ledger = state.abandon_ledger(uk.id)
+    for i in range(8):
+        ledger.record(f"uk-{i}", LedgerEvent.LIVE, now, now)
+    ledger.record("uk-0", LedgerEvent.ABANDONED, now, now)
+    for i in range(10):
+        ledger.record(f"machine-{i}", LedgerEvent.MACHINE, now, now)
+    text = generate_latest(_registry(DialerCollector(state))).decode()
+    samples = {
+        (s.name, s.labels.get("campaign"), s.labels.get("event")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    ratio, target, calls = (
+        "dialer_campaign_abandon_window_ratio",
+        "dialer_campaign_abandon_target_ratio",
+        "dialer_campaign_abandon_window_calls",
+    )
+    for campaign in (us, uk):
+        budget = state.abandon_budget(campaign.id)
+        assert samples[(ratio, campaign.id, None)] == pytest.approx(budget.rate)
+        assert samples[(target, campaign.id, None)] == budget.target_rate
+    assert samples[(ratio, us.id, None)] == 0.25
+    assert samples[(ratio, uk.id, None)] == pytest.approx(2 / 9)
+    assert samples[(target, uk.id, None)] == 0.02
+    assert {e: samples[(calls, us.id, e)] for e in ("live", "abandoned", "machine")} == {
+        "live": 4, "abandoned": 1, "machine": 0,
+    }  # fmt: skip
+    assert samples[(calls, uk.id, "machine")] == 10
+    assert not any(key[1] == agentless.id for key in samples if key[0] in (ratio, target, calls))

@@ -68,13 +68,20 @@ def dashboard() -> dict[str, Any]:
             12, 8,
         ),
         panel(
-            "Abandon rate (24h, per campaign)",
+            "Abandon rate (compliance window, 24h, per campaign)",
             [
+                (f"max by (campaign) (dialer_campaign_abandon_window_ratio{{{CAMPAIGN}}})", "{{campaign}} window"),
+                (f"max by (campaign) (dialer_campaign_abandon_target_ratio{{{CAMPAIGN}}})", "{{campaign}} target"),
                 (f"campaign:dialer_abandon:ratio24h{{{CAMPAIGN}}}", "{{campaign}} 24h"),
                 (f"dialer_campaign_abandon_ratio{{{CAMPAIGN}}}", "{{campaign}} since creation"),
             ],
             0, 16, unit="percentunit",
-            description="Abandoned calls over live answers; the limit is 3%.",
+            description=(
+                "Abandoned calls over live answers. Window: the campaign's abandon ledger over its "
+                "compliance window (US rolling 30 days; UK today, with the AMD false-positive "
+                "estimate), what the law measures and predictive pacing holds under the target. "
+                "The limit is 3%."
+            ),
         ),
         panel(
             "Agent occupancy",

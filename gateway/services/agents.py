@@ -72,6 +72,28 @@ class AgentService(pb_grpc.AgentServiceServicer):
 
         return self.gw.idem.run("SubmitDisposition", request, pb.SubmitDispositionResponse, dispose)
 
+    def AcceptPreviewOffer(
+        self, request: pb.AcceptPreviewOfferRequest, context: grpc.ServicerContext
+    ) -> pb.AcceptPreviewOfferResponse:
+        def accept() -> pb.AcceptPreviewOfferResponse:
+            queue_id, agent_id = self._agent(request.name)
+            record = self._pool(queue_id, "accept_offer", agent_id)
+            return pb.AcceptPreviewOfferResponse(agent=convert.agent_to_proto(queue_id, record))
+
+        return self.gw.idem.run(
+            "AcceptPreviewOffer", request, pb.AcceptPreviewOfferResponse, accept
+        )
+
+    def SkipPreviewOffer(
+        self, request: pb.SkipPreviewOfferRequest, context: grpc.ServicerContext
+    ) -> pb.SkipPreviewOfferResponse:
+        def skip() -> pb.SkipPreviewOfferResponse:
+            queue_id, agent_id = self._agent(request.name)
+            record = self._pool(queue_id, "skip_offer", agent_id)
+            return pb.SkipPreviewOfferResponse(agent=convert.agent_to_proto(queue_id, record))
+
+        return self.gw.idem.run("SkipPreviewOffer", request, pb.SkipPreviewOfferResponse, skip)
+
     def _store(self, queue_id: str) -> AgentStore:
         return AgentStore(self.gw.state.r, self.gw.state.keys.queue_agents(queue_id))
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import grpc
 
+from cluster.abandon import AbandonBudget, AbandonLedger
 from cluster.lifecycle import Action
-from cluster.models import CampaignStatus
+from cluster.models import Campaign, CampaignStatus
 from gateway import convert
 from gateway.gen.dialer.v1 import campaign_service_pb2 as pb
 from gateway.gen.dialer.v1 import campaign_service_pb2_grpc as pb_grpc
@@ -129,9 +130,25 @@ class CampaignService(pb_grpc.CampaignServiceServicer):
         campaign = self.store.get(campaign_id)
         run = self.store.run_instance(campaign)
         progress = run.leads.progress() if run is not None else None
-        message = convert.progress_to_proto(progress, campaign.run_instance) if progress else None
-        key = (campaign.status, campaign.run_instance, progress)
+        abandon = self._abandon_window(campaign) if progress is not None else None
+        message = (
+            convert.progress_to_proto(
+                progress, campaign.run_instance, abandon, campaign.compliance_regime
+            )
+            if progress
+            else None
+        )
+        key = (campaign.status, campaign.run_instance, progress, abandon)
         return convert.campaign_to_proto(campaign), message, key
+
+    def _abandon_window(self, campaign: Campaign) -> AbandonBudget | None:
+        """The compliance window's abandon rate (DialerState.abandon_budget, read with the
+        campaign record in hand); None for agentless campaigns, which never abandon."""
+        if not campaign.dialing_mode.uses_agents:
+            return None
+        state = self.gw.state
+        ledger = AbandonLedger.for_campaign(state.r, state.keys.campaign(campaign.id), campaign)
+        return ledger.budget(campaign, state.clock.now_ms())
 
     def GetCampaignProgress(
         self, request: pb.GetCampaignProgressRequest, context: grpc.ServicerContext

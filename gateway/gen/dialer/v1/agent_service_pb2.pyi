@@ -25,6 +25,9 @@ class AssignmentEvent(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ASSIGNMENT_EVENT_UNSPECIFIED: _ClassVar[AssignmentEvent]
     ASSIGNMENT_EVENT_CONNECTED: _ClassVar[AssignmentEvent]
     ASSIGNMENT_EVENT_ENDED: _ClassVar[AssignmentEvent]
+    ASSIGNMENT_EVENT_OFFERED: _ClassVar[AssignmentEvent]
+    ASSIGNMENT_EVENT_OFFER_EXPIRED: _ClassVar[AssignmentEvent]
+    ASSIGNMENT_EVENT_OFFER_FAILED: _ClassVar[AssignmentEvent]
 AGENT_STATE_UNSPECIFIED: AgentState
 AGENT_STATE_OFFLINE: AgentState
 AGENT_STATE_AVAILABLE: AgentState
@@ -35,20 +38,25 @@ AGENT_STATE_NOT_READY: AgentState
 ASSIGNMENT_EVENT_UNSPECIFIED: AssignmentEvent
 ASSIGNMENT_EVENT_CONNECTED: AssignmentEvent
 ASSIGNMENT_EVENT_ENDED: AssignmentEvent
+ASSIGNMENT_EVENT_OFFERED: AssignmentEvent
+ASSIGNMENT_EVENT_OFFER_EXPIRED: AssignmentEvent
+ASSIGNMENT_EVENT_OFFER_FAILED: AssignmentEvent
 
 class Agent(_message.Message):
-    __slots__ = ("name", "state", "state_time", "call_id", "campaign")
+    __slots__ = ("name", "state", "state_time", "call_id", "campaign", "offer_expire_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    OFFER_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: AgentState
     state_time: _timestamp_pb2.Timestamp
     call_id: str
     campaign: str
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[AgentState, str]] = ..., state_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., call_id: _Optional[str] = ..., campaign: _Optional[str] = ...) -> None: ...
+    offer_expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[AgentState, str]] = ..., state_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., call_id: _Optional[str] = ..., campaign: _Optional[str] = ..., offer_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LoginAgentRequest(_message.Message):
     __slots__ = ("name", "request_id")
@@ -112,6 +120,34 @@ class SubmitDispositionResponse(_message.Message):
     agent: Agent
     def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
 
+class AcceptPreviewOfferRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class AcceptPreviewOfferResponse(_message.Message):
+    __slots__ = ("agent",)
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    agent: Agent
+    def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
+
+class SkipPreviewOfferRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SkipPreviewOfferResponse(_message.Message):
+    __slots__ = ("agent",)
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    agent: Agent
+    def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
+
 class ListAgentsRequest(_message.Message):
     __slots__ = ("parent",)
     PARENT_FIELD_NUMBER: _ClassVar[int]
@@ -154,17 +190,19 @@ class Contact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., phone_number: _Optional[str] = ..., display_name: _Optional[str] = ..., timezone: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class WatchAssignmentsResponse(_message.Message):
-    __slots__ = ("event_id", "event", "call_id", "campaign", "contact", "event_time")
+    __slots__ = ("event_id", "event", "call_id", "campaign", "contact", "event_time", "expire_time")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event: AssignmentEvent
     call_id: str
     campaign: str
     contact: Contact
     event_time: _timestamp_pb2.Timestamp
-    def __init__(self, event_id: _Optional[str] = ..., event: _Optional[_Union[AssignmentEvent, str]] = ..., call_id: _Optional[str] = ..., campaign: _Optional[str] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., event: _Optional[_Union[AssignmentEvent, str]] = ..., call_id: _Optional[str] = ..., campaign: _Optional[str] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -28,9 +28,9 @@ if _version_not_supported:
 class AgentServiceStub:
     """Agents of a queue, for agent desktops and ACD integrations.
 
-    Resource name "queues/{queue_id}/agents/{agent_id}". A queue exists once a progressive
-    campaign or an agent login names it; its id is chosen by the contact-center platform. A
-    caller with the agent role may only act on its own agent id.
+    Resource name "queues/{queue_id}/agents/{agent_id}". A queue exists once a campaign with
+    agents (progressive, predictive, power, preview) or an agent login names it; its id is chosen
+    by the contact-center platform. A caller with the agent role may only act on its own agent id.
     """
 
     def __init__(self, channel):
@@ -69,14 +69,24 @@ class AgentServiceStub:
                 request_serializer=dialer_dot_v1_dot_agent__service__pb2.WatchAssignmentsRequest.SerializeToString,
                 response_deserializer=dialer_dot_v1_dot_agent__service__pb2.WatchAssignmentsResponse.FromString,
                 _registered_method=True)
+        self.AcceptPreviewOffer = channel.unary_unary(
+                '/dialer.v1.AgentService/AcceptPreviewOffer',
+                request_serializer=dialer_dot_v1_dot_agent__service__pb2.AcceptPreviewOfferRequest.SerializeToString,
+                response_deserializer=dialer_dot_v1_dot_agent__service__pb2.AcceptPreviewOfferResponse.FromString,
+                _registered_method=True)
+        self.SkipPreviewOffer = channel.unary_unary(
+                '/dialer.v1.AgentService/SkipPreviewOffer',
+                request_serializer=dialer_dot_v1_dot_agent__service__pb2.SkipPreviewOfferRequest.SerializeToString,
+                response_deserializer=dialer_dot_v1_dot_agent__service__pb2.SkipPreviewOfferResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
     """Agents of a queue, for agent desktops and ACD integrations.
 
-    Resource name "queues/{queue_id}/agents/{agent_id}". A queue exists once a progressive
-    campaign or an agent login names it; its id is chosen by the contact-center platform. A
-    caller with the agent role may only act on its own agent id.
+    Resource name "queues/{queue_id}/agents/{agent_id}". A queue exists once a campaign with
+    agents (progressive, predictive, power, preview) or an agent login names it; its id is chosen
+    by the contact-center platform. A caller with the agent role may only act on its own agent id.
     """
 
     def LoginAgent(self, request, context):
@@ -114,8 +124,30 @@ class AgentServiceServicer:
 
     def WatchAssignments(self, request, context):
         """The calls the dialer connects to this agent, with the contact's details, and the end of
-        each call. Events are kept (the last 1000 per agent), so a reconnecting desktop resumes
+        each call; for preview campaigns also the contacts offered to the agent and what became of
+        each offer. Events are kept (the last 1000 per agent), so a reconnecting desktop resumes
         after the last event id it saw.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptPreviewOffer(self, request, context):
+        """Preview: the agent takes the contact offered to her (ASSIGNMENT_EVENT_OFFERED) and the
+        dialer places its call now. The response's agent is reserved with the call's id while it
+        rings (then connected as any call); if the call cannot be placed (the campaign stopped, the
+        contact's window closed, the trunks are full) the agent is available again and her stream
+        gets ASSIGNMENT_EVENT_OFFER_FAILED. FAILED_PRECONDITION when the agent holds no offer or it
+        has expired.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SkipPreviewOffer(self, request, context):
+        """Preview: the agent passes on the contact offered to her. The contact goes back to the
+        campaign undialed (the attempt is not counted) and waits the campaign's retry period; the
+        agent is available for the next offer. FAILED_PRECONDITION as for AcceptPreviewOffer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +186,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     request_deserializer=dialer_dot_v1_dot_agent__service__pb2.WatchAssignmentsRequest.FromString,
                     response_serializer=dialer_dot_v1_dot_agent__service__pb2.WatchAssignmentsResponse.SerializeToString,
             ),
+            'AcceptPreviewOffer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptPreviewOffer,
+                    request_deserializer=dialer_dot_v1_dot_agent__service__pb2.AcceptPreviewOfferRequest.FromString,
+                    response_serializer=dialer_dot_v1_dot_agent__service__pb2.AcceptPreviewOfferResponse.SerializeToString,
+            ),
+            'SkipPreviewOffer': grpc.unary_unary_rpc_method_handler(
+                    servicer.SkipPreviewOffer,
+                    request_deserializer=dialer_dot_v1_dot_agent__service__pb2.SkipPreviewOfferRequest.FromString,
+                    response_serializer=dialer_dot_v1_dot_agent__service__pb2.SkipPreviewOfferResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'dialer.v1.AgentService', rpc_method_handlers)
@@ -165,9 +207,9 @@ def add_AgentServiceServicer_to_server(servicer, server):
 class AgentService:
     """Agents of a queue, for agent desktops and ACD integrations.
 
-    Resource name "queues/{queue_id}/agents/{agent_id}". A queue exists once a progressive
-    campaign or an agent login names it; its id is chosen by the contact-center platform. A
-    caller with the agent role may only act on its own agent id.
+    Resource name "queues/{queue_id}/agents/{agent_id}". A queue exists once a campaign with
+    agents (progressive, predictive, power, preview) or an agent login names it; its id is chosen
+    by the contact-center platform. A caller with the agent role may only act on its own agent id.
     """
 
     @staticmethod
@@ -322,6 +364,60 @@ class AgentService:
             '/dialer.v1.AgentService/WatchAssignments',
             dialer_dot_v1_dot_agent__service__pb2.WatchAssignmentsRequest.SerializeToString,
             dialer_dot_v1_dot_agent__service__pb2.WatchAssignmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptPreviewOffer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dialer.v1.AgentService/AcceptPreviewOffer',
+            dialer_dot_v1_dot_agent__service__pb2.AcceptPreviewOfferRequest.SerializeToString,
+            dialer_dot_v1_dot_agent__service__pb2.AcceptPreviewOfferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SkipPreviewOffer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dialer.v1.AgentService/SkipPreviewOffer',
+            dialer_dot_v1_dot_agent__service__pb2.SkipPreviewOfferRequest.SerializeToString,
+            dialer_dot_v1_dot_agent__service__pb2.SkipPreviewOfferResponse.FromString,
             options,
             channel_credentials,
             insecure,

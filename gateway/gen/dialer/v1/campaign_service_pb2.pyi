@@ -26,6 +26,15 @@ class DialingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DIALING_MODE_UNSPECIFIED: _ClassVar[DialingMode]
     DIALING_MODE_AGENTLESS: _ClassVar[DialingMode]
     DIALING_MODE_PROGRESSIVE: _ClassVar[DialingMode]
+    DIALING_MODE_PREDICTIVE: _ClassVar[DialingMode]
+    DIALING_MODE_POWER: _ClassVar[DialingMode]
+    DIALING_MODE_PREVIEW: _ClassVar[DialingMode]
+
+class ComplianceRegime(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPLIANCE_REGIME_UNSPECIFIED: _ClassVar[ComplianceRegime]
+    COMPLIANCE_REGIME_US: _ClassVar[ComplianceRegime]
+    COMPLIANCE_REGIME_UK: _ClassVar[ComplianceRegime]
 
 class DialingOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -68,6 +77,12 @@ CAMPAIGN_STATUS_STOPPED: CampaignStatus
 DIALING_MODE_UNSPECIFIED: DialingMode
 DIALING_MODE_AGENTLESS: DialingMode
 DIALING_MODE_PROGRESSIVE: DialingMode
+DIALING_MODE_PREDICTIVE: DialingMode
+DIALING_MODE_POWER: DialingMode
+DIALING_MODE_PREVIEW: DialingMode
+COMPLIANCE_REGIME_UNSPECIFIED: ComplianceRegime
+COMPLIANCE_REGIME_US: ComplianceRegime
+COMPLIANCE_REGIME_UK: ComplianceRegime
 DIALING_ORDER_UNSPECIFIED: DialingOrder
 DIALING_ORDER_LIST_ORDER: DialingOrder
 DIALING_ORDER_RANDOM: DialingOrder
@@ -150,7 +165,7 @@ class Schedule(_message.Message):
     def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., timezone: _Optional[str] = ..., recurrence: _Optional[_Union[Recurrence, _Mapping]] = ..., allow_recurrence_precedence: _Optional[bool] = ...) -> None: ...
 
 class Campaign(_message.Message):
-    __slots__ = ("name", "display_name", "description", "contact_lists", "dnc_list", "priority", "dialing_mode", "start_flow_id", "queue_id", "pacing", "amd_enabled", "caller_id", "dialing_order", "max_attempts", "retry_period_minutes", "max_ring_time_seconds", "contactable_timings", "schedule", "status", "run_instance", "create_time", "update_time", "occurrence")
+    __slots__ = ("name", "display_name", "description", "contact_lists", "dnc_list", "priority", "dialing_mode", "start_flow_id", "queue_id", "pacing", "amd_enabled", "caller_id", "dialing_order", "max_attempts", "retry_period_minutes", "max_ring_time_seconds", "contactable_timings", "schedule", "status", "run_instance", "create_time", "update_time", "occurrence", "abandon_target", "power_ratio", "preview_timeout_seconds", "safe_harbor_flow_id", "compliance_regime", "amd_false_positive_rate")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +189,12 @@ class Campaign(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     OCCURRENCE_FIELD_NUMBER: _ClassVar[int]
+    ABANDON_TARGET_FIELD_NUMBER: _ClassVar[int]
+    POWER_RATIO_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SAFE_HARBOR_FLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANCE_REGIME_FIELD_NUMBER: _ClassVar[int]
+    AMD_FALSE_POSITIVE_RATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     description: str
@@ -197,7 +218,13 @@ class Campaign(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     occurrence: Occurrence
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., contact_lists: _Optional[_Iterable[str]] = ..., dnc_list: _Optional[str] = ..., priority: _Optional[int] = ..., dialing_mode: _Optional[_Union[DialingMode, str]] = ..., start_flow_id: _Optional[str] = ..., queue_id: _Optional[str] = ..., pacing: _Optional[int] = ..., amd_enabled: _Optional[bool] = ..., caller_id: _Optional[str] = ..., dialing_order: _Optional[_Union[DialingOrder, str]] = ..., max_attempts: _Optional[int] = ..., retry_period_minutes: _Optional[int] = ..., max_ring_time_seconds: _Optional[int] = ..., contactable_timings: _Optional[_Union[ContactableTimings, _Mapping]] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., run_instance: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurrence: _Optional[_Union[Occurrence, _Mapping]] = ...) -> None: ...
+    abandon_target: float
+    power_ratio: float
+    preview_timeout_seconds: int
+    safe_harbor_flow_id: str
+    compliance_regime: ComplianceRegime
+    amd_false_positive_rate: float
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., contact_lists: _Optional[_Iterable[str]] = ..., dnc_list: _Optional[str] = ..., priority: _Optional[int] = ..., dialing_mode: _Optional[_Union[DialingMode, str]] = ..., start_flow_id: _Optional[str] = ..., queue_id: _Optional[str] = ..., pacing: _Optional[int] = ..., amd_enabled: _Optional[bool] = ..., caller_id: _Optional[str] = ..., dialing_order: _Optional[_Union[DialingOrder, str]] = ..., max_attempts: _Optional[int] = ..., retry_period_minutes: _Optional[int] = ..., max_ring_time_seconds: _Optional[int] = ..., contactable_timings: _Optional[_Union[ContactableTimings, _Mapping]] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., run_instance: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurrence: _Optional[_Union[Occurrence, _Mapping]] = ..., abandon_target: _Optional[float] = ..., power_ratio: _Optional[float] = ..., preview_timeout_seconds: _Optional[int] = ..., safe_harbor_flow_id: _Optional[str] = ..., compliance_regime: _Optional[_Union[ComplianceRegime, str]] = ..., amd_false_positive_rate: _Optional[float] = ...) -> None: ...
 
 class Occurrence(_message.Message):
     __slots__ = ("index", "start_time", "end_time")
@@ -210,7 +237,7 @@ class Occurrence(_message.Message):
     def __init__(self, index: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CampaignProgress(_message.Message):
-    __slots__ = ("run_instance", "total", "dialed", "in_progress", "ready", "waiting", "completed", "remaining", "outcomes")
+    __slots__ = ("run_instance", "total", "dialed", "in_progress", "ready", "waiting", "completed", "remaining", "outcomes", "abandon_window")
     class OutcomesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +254,7 @@ class CampaignProgress(_message.Message):
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     REMAINING_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    ABANDON_WINDOW_FIELD_NUMBER: _ClassVar[int]
     run_instance: int
     total: int
     dialed: int
@@ -236,7 +264,22 @@ class CampaignProgress(_message.Message):
     completed: int
     remaining: int
     outcomes: _containers.ScalarMap[str, int]
-    def __init__(self, run_instance: _Optional[int] = ..., total: _Optional[int] = ..., dialed: _Optional[int] = ..., in_progress: _Optional[int] = ..., ready: _Optional[int] = ..., waiting: _Optional[int] = ..., completed: _Optional[int] = ..., remaining: _Optional[int] = ..., outcomes: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    abandon_window: AbandonWindow
+    def __init__(self, run_instance: _Optional[int] = ..., total: _Optional[int] = ..., dialed: _Optional[int] = ..., in_progress: _Optional[int] = ..., ready: _Optional[int] = ..., waiting: _Optional[int] = ..., completed: _Optional[int] = ..., remaining: _Optional[int] = ..., outcomes: _Optional[_Mapping[str, int]] = ..., abandon_window: _Optional[_Union[AbandonWindow, _Mapping]] = ...) -> None: ...
+
+class AbandonWindow(_message.Message):
+    __slots__ = ("rate", "live_answers", "abandoned", "target_rate", "compliance_regime")
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    ABANDONED_FIELD_NUMBER: _ClassVar[int]
+    TARGET_RATE_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANCE_REGIME_FIELD_NUMBER: _ClassVar[int]
+    rate: float
+    live_answers: float
+    abandoned: float
+    target_rate: float
+    compliance_regime: ComplianceRegime
+    def __init__(self, rate: _Optional[float] = ..., live_answers: _Optional[float] = ..., abandoned: _Optional[float] = ..., target_rate: _Optional[float] = ..., compliance_regime: _Optional[_Union[ComplianceRegime, str]] = ...) -> None: ...
 
 class CreateCampaignRequest(_message.Message):
     __slots__ = ("campaign", "request_id")
