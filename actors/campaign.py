@@ -31,6 +31,7 @@ from actors.runtime import (
 from actors.trunk import CallReport
 from cluster.abandon import AbandonLedger, LedgerEvent, redial_allowed_from
 from cluster.agents import CallContext, PoolView
+from cluster.answers import ABANDONED, AnswerClaims
 from cluster.dialing import (
     Outcome,
     agentless_slots,
@@ -120,6 +121,7 @@ class CampaignDialer:
         self.last_decision: PacingDecision | None = None
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._ledger: AbandonLedger | None = None
+        self.claims = AnswerClaims(self.state.r)
         self._pool_released = False
 
     # State ------------------------------------------------------------------------------------
@@ -261,7 +263,9 @@ class CampaignDialer:
             trunk.free -= 1
             request = self._request(campaign, lc, now_dt, agent_id=None, reservation="")
             if paced:
-                request = dataclasses.replace(request, paced=True)
+                request = dataclasses.replace(
+                    request, paced=True, safe_harbor_flow_id=campaign.safe_harbor_flow_id or ""
+                )
             batches.setdefault(trunk.trunk_id, (trunk, []))[1].append((lc, request))
         results = await asyncio.gather(
             *(
@@ -701,6 +705,9 @@ class CampaignDialer:
             agent = ""
             if pool is not None:
                 agent = await call_reliably(pool.connect_any, context, report.at_ms)
+            if not agent:  # claimed for nobody, unless an agent got it at the last instant
+                agent = self.claims.claim(run.keys, report.call_id, ABANDONED)
+                agent = "" if agent == ABANDONED else agent
             if agent:
                 self.tracker.connected()
                 return

@@ -42,9 +42,11 @@ from cluster.agents import (
     redial_at,
     share_for,
 )
+from cluster.answers import ABANDONED, AnswerClaims
 from cluster.codec import text
 from cluster.dialing import attempt_key
 from cluster.errors import FailedPrecondition, NotFound
+from cluster.keys import RunKeys
 from cluster.leads import LeadState, Lease
 from cluster.pacing import CONNECT_GRACE_S
 from cluster.telephony import CallEventKind
@@ -111,6 +113,7 @@ class PoolDispatcher:
         self.wrap_ups: dict[str, list[float]] = {}  # campaign id -> wrap-up seconds, unread
         self.offered_by: dict[str, str] = {}  # agent -> the campaign actor that offered
         self._dialing: set[asyncio.Task[None]] = set()
+        self.claims = AnswerClaims(self.state.r)
         self.changed: Callable[[], None] = lambda: None
         """Called when a dial for an agent has finished (the actor wakes its loop)."""
         self.rng = random.Random(seed)
@@ -203,11 +206,12 @@ class PoolDispatcher:
         """Connects a paced campaign's live answer to the most idle available agent, waiting
         for one until CONNECT_GRACE_S after the answer. Returns the agent, or "" if none came
         in time (the caller abandons the call to its safe-harbor flow). Answers waiting are
-        served before any new reservation (see serve_waiting). A retried request (this pool
-        restarted) answers what the first one did, and never connects past the grace."""
-        taken = self._taken(call)
-        if taken:
-            return taken
+        served before any new reservation (see serve_waiting). The answer is claimed in Redis
+        (cluster/answers.py), so a retried request answers what the first one did, and an
+        answer the trunk or dialer already abandoned is never connected."""
+        decided = self._decided(call)
+        if decided is not None:
+            return decided
         deadline = answered_at_ms + int(CONNECT_GRACE_S * 1000)
         left_s = (deadline - self.clock.now_ms()) / 1000 / self.cfg.time_scale
         if left_s <= 0:
@@ -223,25 +227,46 @@ class PoolDispatcher:
         self.waiting.remove(waiting)
         return ""
 
+    def _decided(self, call: CallContext) -> str | None:
+        """What became of an answer already settled: its agent, "" (abandoned), or None.
+        An agent put on the call by a pool that died before claiming it claims it now (or,
+        if it was abandoned meanwhile, is freed)."""
+        claim = self.claims.holder(self._run_keys(call), call.call_id)
+        if claim is None:
+            held = self.pool.holder(call)
+            if held is None or held.state is not AgentState.ON_CALL:
+                return None
+            claim = self._claim_for(held, call)
+        return "" if claim == ABANDONED else claim
+
     def _take_for(self, call: CallContext) -> str:
-        """Connects the most idle available agent to `call`; returns her id ("" if none). The
-        connection is recorded in the run (`connects`) before the agent's state, so whether a
-        live answer reached an agent outlives both."""
+        """Connects the most idle available agent to `call` if the answer is still unclaimed;
+        returns her id ("" if none, or if the answer was abandoned meanwhile). The agent is
+        saved on the call before the claim: a pool dying in between leaves her on it,
+        found by the retried request (_decided) or by the call's end (end_paced_call)."""
         agent = self.pool.most_idle_available()
         if agent is None:
             return ""
-        run = self.state.keys.campaign(call.campaign_id).run(call.instance)
-        self.state.r.hset(run.connects(), call.call_id, agent.id)
+        idle_since = agent.idle_since_ms
         self._save(self.pool.take(agent.id, call, self.clock.now_ms()))
+        if self._claim_for(agent, call, idle_since) != agent.id:
+            return ""
         self.connects += 1
         self._announce(agent.id, "connected", call, call.contact)
         return agent.id
 
-    def _taken(self, call: CallContext) -> str:
-        """The agent who took this paced call's live answer, if any."""
-        run = self.state.keys.campaign(call.campaign_id).run(call.instance)
-        agent = self.state.r.hget(run.connects(), call.call_id)
-        return text(agent) if agent else ""
+    def _claim_for(self, agent: Agent, call: CallContext, idle_since: int | None = None) -> str:
+        """Claims the answer for an agent already put on the call; if someone else holds the
+        claim, she goes back to available, first in line (she talked to nobody)."""
+        claim = self.claims.claim(self._run_keys(call), call.call_id, agent.id)
+        if claim != agent.id:
+            now = self.clock.now_ms()
+            freed = self.pool.release(agent.id, call, now, idle_since)
+            self._save(freed)
+        return claim
+
+    def _run_keys(self, call: CallContext) -> RunKeys:
+        return self.state.keys.campaign(call.campaign_id).run(call.instance)
 
     def serve_waiting(self) -> None:
         """Gives agents just freed to live answers waiting for one, oldest first."""
@@ -250,21 +275,25 @@ class PoolDispatcher:
             if waiting.agent.done():
                 self.waiting.pop(0)
                 continue
-            taken = self._take_for(waiting.call)
-            if not taken:
+            if self.pool.most_idle_available() is None:
                 return
             self.waiting.pop(0)
-            waiting.agent.set_result(taken)
+            waiting.agent.set_result(self._take_for(waiting.call))  # "": abandoned meanwhile
 
     def end_paced_call(self, call: CallContext) -> str:
         """A paced campaign's answered call ended: its agent (if one took it) goes to wrap-up.
         Returns that agent, or "" if none took it (it was abandoned); a retry answers the
         same, even once the agent has filed her disposition."""
+        claim = self.claims.holder(self._run_keys(call), call.call_id)
         agent = self.pool.holder(call)
         if agent is not None:
-            self.end_call(agent.id, call)
-            return agent.id
-        return self._taken(call)
+            if claim is None or claim == agent.id:
+                self.end_call(agent.id, call)
+                return agent.id
+            # Put on the call by a pool that died before claiming it, while the call was
+            # abandoned: she talked to nobody.
+            self._save(self.pool.release(agent.id, call, self.clock.now_ms()))
+        return "" if claim is None or claim == ABANDONED else claim
 
     def connect(self, agent_id: str, call: CallContext) -> Agent:
         before = self.pool.agents.get(agent_id)
@@ -292,11 +321,12 @@ class PoolDispatcher:
         call: CallContext,
         contact: dict[str, Any],
         expires_at_ms: int = 0,
+        at_ms: int = 0,
     ) -> None:
         """Appends to the agent's assignment stream (the gateway's WatchAssignments)."""
         record = {
             "event": event,
-            "at_ms": self.clock.now_ms(),
+            "at_ms": at_ms or self.clock.now_ms(),
             "campaign_id": call.campaign_id,
             "call_id": call.call_id,
             "phone": call.phone,
@@ -355,7 +385,9 @@ class PoolDispatcher:
         agent = self._save(self.pool.offer(reserved.agent_id, call, now, timeout_ms))
         if agent.offer is not None:
             self.offered_by[agent.id] = reserved.campaign
-            self._announce(agent.id, "offered", call, call.contact, expires_at_ms=now + timeout_ms)
+            self._announce(
+                agent.id, "offered", call, call.contact, expires_at_ms=now + timeout_ms, at_ms=now
+            )
 
     def _reserve_batch(self, limit: int) -> list[_Reserved]:
         self._forget_silent_paced()
@@ -415,7 +447,9 @@ class PoolDispatcher:
                 log.exception("campaign %s failed to dial an accepted offer", name)
         if placed is None:
             self._announce(agent_id, "offer_failed", call, {})
-            return self._save(self.pool.unreserve(agent_id, self.clock.now_ms(), call))
+            # Given back at once (a no-op if the campaign already deferred it): the campaign may
+            # have been unreachable, and the lease would lapse as an attempt never made.
+            return self._release_offer(self.pool.get(agent_id), self.clock.now_ms())
         return self._save(self.pool.bind(agent_id, placed))
 
     def skip_offer(self, agent_id: str) -> Agent:
@@ -427,7 +461,9 @@ class PoolDispatcher:
         agent.offer.skip(self.clock.now_ms())  # refuses a timed-out offer
         return self._release_offer(agent)
 
-    def _release_offer(self, agent: Agent) -> Agent:
+    def _release_offer(self, agent: Agent, until_ms: int | None = None) -> Agent:
+        """Gives the offered lead back undialed (attempt not counted) until `until_ms`, by
+        default for the campaign's retry period, and frees the agent."""
         call = agent.call
         assert call is not None
         now = self.clock.now_ms()
@@ -437,8 +473,9 @@ class PoolDispatcher:
             # The lease's record is tombstoned first: an accept racing this cannot dial it.
             self.state.r.hset(run.reservations(), call.reservation, RESERVATION_CANCELLED)
             leads = LeadState(self.state.r, run, campaign.dialing_order)
-            retry_ms = campaign.retry_period_minutes * 60_000
-            leads.defer(Lease(call.lead, call.token, call.attempt), now + retry_ms)
+            if until_ms is None:
+                until_ms = now + campaign.retry_period_minutes * 60_000
+            leads.defer(Lease(call.lead, call.token, call.attempt), until_ms)
         except NotFound:
             pass  # the campaign is gone, and its leads with it
         self.offered_by.pop(agent.id, None)

@@ -17,6 +17,8 @@ import ray
 import redis
 
 from actors.runtime import RuntimeConfig, find_actor
+from cluster.abandon import LedgerEvent
+from cluster.answers import ABANDONED, AnswerClaims
 from cluster.codec import text
 from cluster.dialing import is_live_answer
 from cluster.errors import NotFound
@@ -25,6 +27,7 @@ from cluster.logs import call_fields
 from cluster.metrics import call_end_increments, originated_field
 from cluster.models import DialingOrder
 from cluster.origination import OriginationRequest, Originations
+from cluster.pacing import CONNECT_GRACE_S
 from cluster.telephony import (
     CallEvent,
     CallEventKind,
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 EVENT_DELIVERY_TIMEOUT_S = 300.0
 """Real seconds a call event waits for its dialer to come back before it is dropped (the
 lead's lease then expires and the reaper settles it)."""
+
+GRACE_GUARD_SLACK_S = 1.0
+"""Virtual seconds past the grace the trunk leaves the dialer to settle an answer itself."""
 
 TERMINAL = frozenset(
     {CallEventKind.BUSY, CallEventKind.NO_ANSWER, CallEventKind.FAILED, CallEventKind.HUNG_UP}
@@ -57,6 +63,8 @@ class LiveCall:
     start_ns: int = 0
     """Wall clock, only with RuntimeConfig.trace_latency (benchmarks)."""
     ring_timer: asyncio.Task[None] | None = None
+    grace_guard: asyncio.Task[None] | None = None
+    """Paced calls: abandons a live answer nobody claimed in time (see _guard_grace)."""
     events: list[str] = field(default_factory=list)
     flow: str = ""
     """The message played to the far end instead of an agent (an abandoned call's safe
@@ -99,6 +107,7 @@ class Trunk:
             "lease_lost": 0,
             "too_late": 0,
             "max_live": 0,
+            "grace_abandons": 0,
         }
         self._handles: dict[str, Any] = {}
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -111,6 +120,7 @@ class Trunk:
         self._runs: dict[tuple[str, int], LeadState] = {}
         self._modes: dict[tuple[str, int], str] = {}
         self.originations = Originations(self.state.r)
+        self.claims = AnswerClaims(self.state.r)
         # Channels in use, as the metrics exporter sees them; the calls of an earlier life of
         # this trunk died with it.
         self.calls_key = self.state.keys.trunk_calls(trunk_id)
@@ -256,6 +266,36 @@ class Trunk:
             await self.driver.play_message(call_id, flow_id)
         return True
 
+    async def _guard_grace(self, call_id: str, answered_ms: int) -> None:
+        """A paced call's live answer must reach an agent within CONNECT_GRACE_S or hear the
+        safe-harbor message. The dialer and the pool decide which; if nobody has claimed the
+        answer shortly after the grace (the dialer died), the trunk claims it as abandoned,
+        counts it in the ledger and plays the message itself. The claim (cluster/answers.py)
+        keeps the pool from connecting an agent after that, and the dialer from counting it
+        twice."""
+        await asyncio.sleep((CONNECT_GRACE_S + GRACE_GUARD_SLACK_S) / self.cfg.time_scale)
+        live = self.live.get(call_id)
+        if live is None or live.flow:
+            return
+        req = live.request
+        run = self.state.keys.campaign(req.campaign_id).run(req.instance)
+        try:
+            if self.claims.claim(run, call_id, ABANDONED) != ABANDONED:
+                return  # an agent took it
+            ledger = self.state.abandon_ledger(req.campaign_id)
+            now = self.clock.now_ms()
+            ledger.record(call_id, LedgerEvent.LIVE, answered_ms, now)
+            ledger.record(call_id, LedgerEvent.ABANDONED, answered_ms, now, req.phone)
+        except (redis.RedisError, NotFound):
+            log.exception("call %s: could not settle an unclaimed answer", call_id)
+            return
+        self.counters["grace_abandons"] += 1
+        log.warning("call %s: answer unclaimed after the grace; safe-harbor message", call_id)
+        if req.safe_harbor_flow_id:
+            await self.play_message(call_id, req.safe_harbor_flow_id)
+        else:
+            await self.hangup(call_id)
+
     def _event_sink(self, call_id: str) -> EventSink:
         async def sink(event: CallEvent) -> None:
             await self._on_event(call_id, event)
@@ -284,10 +324,16 @@ class Trunk:
             live.answer_ms = event.at_ms
             if live.ring_timer is not None:
                 live.ring_timer.cancel()
+            if live.request.paced and is_live_answer(event.kind):
+                live.grace_guard = asyncio.get_running_loop().create_task(
+                    self._guard_grace(call_id, event.at_ms)
+                )
         if event.kind in TERMINAL:
             self.live.pop(call_id, None)
             if live.ring_timer is not None and event.kind is not CallEventKind.NO_ANSWER:
                 live.ring_timer.cancel()
+            if live.grace_guard is not None:
+                live.grace_guard.cancel()
             self._ends.append((call_id, live, event))
         report = CallReport(
             call_id,

@@ -281,6 +281,9 @@ class AgentPool:
             raise FailedPrecondition(f"agent {agent_id} has no preview offer (is {agent.state})")
         offer.accept(now_ms)  # refuses a timed-out offer
         agent.offered_at_ms = agent.offer_timeout_ms = 0
+        # Reserved for a call from now on: the stale-reservation check counts from here, not
+        # from the offer (which may have lasted longer than any call rings).
+        agent.state_since_ms = now_ms
         return agent
 
     def due_offers(self, now_ms: int) -> list[Agent]:
@@ -302,6 +305,20 @@ class AgentPool:
         agent.call = call
         agent.state = AgentState.ON_CALL
         agent.state_since_ms = now_ms
+        return agent
+
+    def release(
+        self, agent_id: str, call: CallContext, now_ms: int, idle_since_ms: int | None = None
+    ) -> Agent:
+        """Takes an agent back off a paced call she never talked on (its answer had been
+        abandoned): available again, first in line as before (`idle_since_ms`, by default
+        her current one)."""
+        agent = self.get(agent_id)
+        if agent.state is not AgentState.ON_CALL or not self._holds(agent, call):
+            return agent
+        idle_since = agent.idle_since_ms if idle_since_ms is None else idle_since_ms
+        self._move(agent, AgentState.AVAILABLE, now_ms)
+        agent.idle_since_ms = idle_since
         return agent
 
     def holder(self, call: CallContext) -> Agent | None:

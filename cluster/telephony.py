@@ -75,6 +75,9 @@ class OriginateRequest:
     paced: bool = False
     """Placed for no agent in particular (predictive, power): a live answer is connected to
     whichever agent of the queue is free within the grace, or gets the safe-harbor message."""
+    safe_harbor_flow_id: str = ""
+    """A paced call's safe-harbor message: the trunk plays it itself to a live answer nobody
+    has claimed shortly after the grace (its dialer died)."""
     tenant: str = "default"
     dial_by_ms: int = 0
     """The call may not start at or after this instant (epoch ms on the system clock): the

@@ -775,6 +775,9 @@ def test_accepting_keeps_the_agent_reserved_for_the_call_and_ends_the_offer() ->
     offered(pool)
     agent = pool.accept_offer("ann", 20_000)
     assert agent.state is AgentState.RESERVED and agent.offer is None
+    # Reserved for the call from the accept: not stale until a call's ring could be over.
+    assert agent.state_since_ms == 20_000
+    assert pool.stale_reservations(20_000 + 299_999, 300_000) == []
     with pytest.raises(FailedPrecondition):
         pool.accept_offer("ann", 20_000)  # nothing left to accept
 

@@ -49,7 +49,10 @@ TRUNK = {"id": "t1", "channels": 12, "cps": 50}
 
 @pytest.fixture
 def cluster(redis_url: str) -> Iterator[Cluster]:
-    cfg = runtime(redis_url, time_scale=SCALE, tick_s=0.01, predictive=QUICK_WARMUP)
+    # Leases live an hour (30 s real): a trunk busy on a loaded machine still renews in time.
+    cfg = runtime(
+        redis_url, time_scale=SCALE, tick_s=0.01, predictive=QUICK_WARMUP, lease_ttl_s=3600.0
+    )
     with start(cfg, [TRUNK]) as c:
         yield c
 
@@ -84,12 +87,10 @@ def assert_ledger_matches_calls(
     campaign_id: str,
     queue_id: str,
     calls: list[CallRecord],
-    every_abandon_messaged: bool = True,
 ) -> AbandonCounts:
     """The ledger counted each live answer, abandon and machine once: exactly what the call
     records and the agents' assignment streams show. An abandoned call is a live answer that
-    reached no agent; each got the safe-harbor message (all of them, unless a dialer died
-    inside a call's grace: that call is counted but got no message)."""
+    reached no agent; each got the safe-harbor message."""
     totals = state.abandon_ledger(campaign_id).totals()
     live = {c.call_id for c in calls if c.answer == "answered_human"}
     connected = {
@@ -100,7 +101,7 @@ def assert_ledger_matches_calls(
     assert totals.live == len(live) > 0
     assert totals.abandoned == len(abandoned)
     assert totals.machine == sum(c.answer == "answered_machine" for c in calls)
-    assert messaged <= abandoned and (messaged == abandoned or not every_abandon_messaged)
+    assert messaged == abandoned
     assert all(c.flow == "flow-safe-harbor" and c.end == "hung_up" for c in calls if c.flow)
     budget = state.abandon_budget(campaign_id)
     assert budget.rate == pytest.approx(len(abandoned) / len(live))
@@ -165,7 +166,8 @@ def test_power_dials_its_ratio_and_the_ledger_survives_dialer_and_pool_restarts(
     # 2.5 calls per free agent: more than one per agent, never more than the ratio allows
     # (calls ringing for free agents plus one talking per agent).
     assert len(agents) < max_concurrency(spans) <= int(2.5 * len(agents)) + len(agents)
-    assert_ledger_matches_calls(state, campaign.id, "q-power", calls, every_abandon_messaged=False)
+    # Even an answer that came while the dialer was down got the message (from its trunk).
+    assert_ledger_matches_calls(state, campaign.id, "q-power", calls)
 
 
 class PreviewDesks(threading.Thread):

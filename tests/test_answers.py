@@ -1,0 +1,181 @@
+"""Who takes a paced call's live answer: claimed once in Redis by the pool (an agent), the
+dialer or the trunk (abandoned); each acts only on a claim it won, and every retry reads it.
+Driven without Ray: the pool's and the trunk's logic on real Redis in one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import msgpack
+import pytest
+
+import actors.trunk
+from actors.pool import PoolDispatcher
+from actors.runtime import RuntimeConfig
+from actors.trunk import Trunk
+from cluster.agents import AgentState, CallContext
+from cluster.answers import ABANDONED, AnswerClaims
+from cluster.lifecycle import Action
+from cluster.models import ContactableTimings
+from cluster.pacing import CONNECT_GRACE_S
+from cluster.telephony import CarrierProfile, OriginateRequest
+
+SCALE = 100.0  # the 2-second grace is 20 ms here
+ALWAYS_HUMAN = CarrierProfile(
+    human=1, machine=0, busy=0, no_answer=0, failed=0, ring_s=(1.0, 1.0), talk_s=(60.0, 60.0)
+)
+
+
+def config(redis_url: str, key_prefix: str) -> RuntimeConfig:
+    return RuntimeConfig(
+        redis_url=redis_url,
+        prefix=key_prefix,
+        time_scale=SCALE,
+        clock_origin_real_s=time.time(),
+        clock_origin_virtual_ms=1_767_625_200_000,  # Monday 2026-01-05 10:00 New York
+        carrier=ALWAYS_HUMAN,
+    )
+
+
+def answer(call_id: str = "t1-call") -> CallContext:
+    return CallContext("camp", 1, 7, "tok", 1, call_id, "+12125550100")
+
+
+def test_the_first_claim_wins_and_every_later_one_reads_it(state) -> None:  # type: ignore[no-untyped-def]
+    claims = AnswerClaims(state.r)
+    run = state.keys.campaign("camp").run(1)
+    assert claims.holder(run, "c1") is None
+    assert claims.claim(run, "c1", ABANDONED) == ABANDONED
+    assert claims.claim(run, "c1", "ann") == ABANDONED
+    assert claims.claim(run, "c2", "ann") == "ann"
+    assert claims.claim(run, "c2", ABANDONED) == "ann"
+    assert claims.holder(run, "c2") == "ann"
+
+
+def test_pool_connects_a_free_agent_and_a_retry_answers_the_same(
+    redis_url: str, key_prefix: str
+) -> None:
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+    pool.login("ann")
+
+    async def scenario() -> tuple[str, str]:
+        now = pool.clock.now_ms()
+        return await pool.connect_any(answer(), now), await pool.connect_any(answer(), now)
+
+    assert asyncio.run(scenario()) == ("ann", "ann")
+    assert pool.pool.agents["ann"].state is AgentState.ON_CALL
+    # The call ends; she files her disposition; a retried end still names her.
+    assert pool.end_paced_call(answer()) == "ann"
+    pool.pool.agents["ann"].call = None
+    pool.pool.agents["ann"].state = AgentState.AVAILABLE
+    assert pool.end_paced_call(answer()) == "ann"
+
+
+def test_an_answer_waits_for_an_agent_freed_within_the_grace(
+    redis_url: str, key_prefix: str
+) -> None:
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+
+    async def scenario() -> str:
+        waiting = asyncio.ensure_future(pool.connect_any(answer(), pool.clock.now_ms()))
+        await asyncio.sleep(0.002)
+        pool.login("bob")  # the actor serves waiting answers on every agent change
+        pool.serve_waiting()
+        return await waiting
+
+    assert asyncio.run(scenario()) == "bob"
+
+
+def test_no_agent_within_the_grace_and_none_connected_after_it(
+    redis_url: str, key_prefix: str
+) -> None:
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+
+    async def scenario() -> str:
+        answered = pool.clock.now_ms()
+        return await pool.connect_any(answer(), answered)
+
+    assert asyncio.run(scenario()) == ""
+    pool.login("cy")
+    # A retried request after the grace (a pool restart) connects nobody either.
+    late = asyncio.run(pool.connect_any(answer(), pool.clock.now_ms() - 10_000))
+    assert late == "" and pool.pool.agents["cy"].state is AgentState.AVAILABLE
+
+
+def test_an_answer_the_trunk_abandoned_is_never_connected(redis_url: str, key_prefix: str) -> None:
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+    pool.login("ann")
+    run = pool.state.keys.campaign("camp").run(1)
+    AnswerClaims(pool.state.r).claim(run, answer().call_id, ABANDONED)
+    assert asyncio.run(pool.connect_any(answer(), pool.clock.now_ms())) == ""
+    agent = pool.pool.agents["ann"]
+    assert agent.state is AgentState.AVAILABLE and agent.call is None
+    assert pool.end_paced_call(answer()) == ""
+
+
+def test_trunk_abandons_an_answer_nobody_claimed_and_plays_the_message(
+    redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dialer that placed the call is gone: the trunk counts the abandon and plays the
+    safe-harbor message itself once the grace has passed."""
+    monkeypatch.setattr(actors.trunk, "find_actor", lambda name: None)  # no dialer to be found
+    cfg = config(redis_url, key_prefix)
+    state = cfg.state()
+    state.trunks.put({"id": "t1", "channels": 5, "cps": 50})
+    contacts = state.lists.create(f"list-{uuid.uuid4().hex[:6]}")
+    state.lists.import_csv(contacts.id, ["phone\n+12125550100\n"])
+    campaign = state.campaigns.create(
+        {
+            "name": "predictive",
+            "contact_list_ids": [contacts.id],
+            "dialing_mode": "predictive",
+            "queue_id": "q",
+            "safe_harbor_flow_id": "flow-safe-harbor",
+            "caller_id": "+12125550199",
+            "contactable_timings": ContactableTimings.default("America/New_York").model_dump(
+                mode="json"
+            ),
+        }
+    )
+    campaign = state.campaigns.act(campaign.id, Action.RUN)
+    run = state.campaigns.run_instance(campaign)
+    assert run is not None
+    (leased,) = run.lease_contacts(state.clock.now_ms(), 1, 3_600_000, 3)
+    request = OriginateRequest(
+        idempotency_key="k1", campaign_id=campaign.id, instance=run.instance,
+        lead=leased.lease.lead, token=leased.lease.token, attempt=leased.lease.attempt,
+        phone=leased.contact.phone, caller_id=campaign.caller_id, max_ring_s=30, amd=True,
+        paced=True, safe_harbor_flow_id="flow-safe-harbor",
+    )  # fmt: skip
+    trunk = Trunk(cfg, "t1")
+
+    async def scenario() -> str:
+        (placed,) = await trunk.originate_many([request], "no-such-dialer")
+        # Ring 1 s, AMD 2.5 s, grace 2 s, slack 1 s, message 6 s: about 13 virtual seconds.
+        await asyncio.sleep((1 + 2.5 + CONNECT_GRACE_S + 1 + 6 + 3) / SCALE)
+        trunk._record_ends()
+        for task in trunk._deliveries:
+            task.cancel()
+        return placed["call_id"]
+
+    call_id = asyncio.run(scenario())
+    claims = AnswerClaims(state.r)
+    assert claims.holder(state.keys.campaign(campaign.id).run(run.instance), call_id) == ABANDONED
+    totals = state.abandon_ledger(campaign.id).totals()
+    assert (totals.live, totals.abandoned) == (1, 1)
+    record = state.r.hget(state.keys.campaign(campaign.id).run(run.instance).calls(), call_id)
+    details = msgpack.unpackb(record)
+    assert details["flow"] == "flow-safe-harbor" and details["end"] == "hung_up"
+    assert trunk.counters["grace_abandons"] == 1
+
+
+@pytest.mark.parametrize("claimant", ["ann", ABANDONED])
+def test_trunk_leaves_an_answer_someone_claimed(  # type: ignore[no-untyped-def]
+    state, claimant: str
+) -> None:
+    claims = AnswerClaims(state.r)
+    run = state.keys.campaign("camp").run(1)
+    claims.claim(run, "c3", claimant)
+    assert claims.claim(run, "c3", ABANDONED) == claimant
