@@ -639,6 +639,49 @@ class AgentPoolMachine(RuleBasedStateMachine):
             with pytest.raises(FailedPrecondition):
                 self.pool.dispose(agent_id, code, self.now, callback_at_ms=self.now + 1)
 
+    @rule(agent_id=st.sampled_from(AGENT_IDS), lead=st.integers(0, 3))
+    def take_for_a_paced_answer(self, agent_id: str, lead: int) -> None:
+        answered = self._new_call("camp-p", lead)
+        if self.model.get(agent_id) is AgentState.AVAILABLE:
+            self.pool.take(agent_id, answered, self.now)
+            self.model[agent_id] = AgentState.ON_CALL
+            assert self.pool.holder(answered) is self.pool.agents[agent_id]
+        elif agent_id in self.model:
+            with pytest.raises(FailedPrecondition):
+                self.pool.take(agent_id, answered, self.now)
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def release_from_an_abandoned_answer(self, agent_id: str) -> None:
+        held = self._held(agent_id)
+        if held is None:
+            return
+        before = self.pool.get(agent_id).idle_since_ms
+        self.pool.release(agent_id, held, self.now)
+        if self.model[agent_id] is AgentState.ON_CALL:
+            self.model[agent_id] = AgentState.AVAILABLE
+            assert self.pool.get(agent_id).idle_since_ms == before  # still first in line
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS), lead=st.integers(0, 3))
+    def offer_a_preview(self, agent_id: str, lead: int) -> None:
+        held = self._held(agent_id)
+        if held is not None and held.placeholder and self.model[agent_id] is AgentState.RESERVED:
+            shown = self._new_call(held.campaign_id, lead, held.reservation)
+            self.pool.offer(agent_id, shown, self.now, timeout_ms=WRAP_UP_MS)
+            assert self.pool.get(agent_id).offer is not None
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def accept_a_preview(self, agent_id: str) -> None:
+        agent = self.pool.agents.get(agent_id)
+        if agent is None:
+            return
+        offer = agent.offer
+        if offer is not None and self.now < offer.expires_at_ms:
+            self.pool.accept_offer(agent_id, self.now)
+            assert agent.state is AgentState.RESERVED and agent.offer is None
+        else:
+            with pytest.raises(FailedPrecondition):
+                self.pool.accept_offer(agent_id, self.now)
+
     @rule()
     def expire_wrap_ups(self) -> None:
         due = {
@@ -673,6 +716,21 @@ class AgentPoolMachine(RuleBasedStateMachine):
             if agent.state is AgentState.AVAILABLE:
                 assert agent.call is None, agent
                 assert agent.wrap_up_until_ms == 0, agent
+
+    @invariant()
+    def the_pacing_snapshot_counts_each_logged_in_agent_once(self) -> None:
+        snapshot = self.pool.snapshot(self.now)
+        ready = [
+            s for s in self.model.values() if s not in (AgentState.OFFLINE, AgentState.NOT_READY)
+        ]
+        assert snapshot.logged_in == len(ready)
+        assert snapshot.available == sum(s is AgentState.AVAILABLE for s in ready)
+
+    @invariant()
+    def only_reserved_agents_hold_offers(self) -> None:
+        for agent in self.pool.agents.values():
+            if agent.offered_at_ms:
+                assert agent.state is AgentState.RESERVED and agent.call is not None
 
     @invariant()
     def most_idle_available_is_available_and_most_idle(self) -> None:
