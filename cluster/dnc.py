@@ -54,9 +54,13 @@ GIL from the Redis thread."""
 RUN_MAX = 4_000
 """Members per SADD/SREM/SMISMEMBER inside a script (struct.unpack and Lua's unpack stop near
 8000 values)."""
+WORKERS = 2
+"""Threads (each with its own connection) making the script calls: while one waits for its reply
+or for the GIL, the other's call is already queued at the server, so the server does not idle
+between batches. Calls of one operation commute (all adds, all removes or all checks)."""
 IN_FLIGHT = 64
-"""Batches handed to the Redis thread ahead of the one it is running, so that preparing the next
-window overlaps the server working through this one."""
+"""Batches handed to the Redis threads ahead of the one being answered, so that preparing the
+next window overlaps the server working through this one."""
 
 # Shared by the scripts below. ARGV: bucket key base, lines, prefixes, counts. A batch arrives
 # grouped by prefix: `lines` holds each number's line number (decimal, NUL-terminated), group
@@ -396,10 +400,10 @@ class DncStore:
 
     @staticmethod
     def _overlapped(items: Iterator[T], call: Callable[[T], R]) -> Iterator[R]:
-        """call(item) for each item in order on one Redis thread, up to IN_FLIGHT items ahead of
-        the caller: preparing the next items (Python) overlaps the server working on earlier
-        ones (each keeps one core busy)."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dnc") as pool:
+        """call(item) for each item, answers in order, on WORKERS Redis threads up to IN_FLIGHT
+        items ahead of the caller: preparing the next items (Python) overlaps the server working
+        on earlier ones (each keeps one core busy)."""
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="dnc") as pool:
             pending: list[Future[R]] = []
             for item in items:
                 pending.append(pool.submit(call, item))
