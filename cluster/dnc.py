@@ -7,13 +7,19 @@ digits, 0..9999). Each prefix is one Redis SET of integers under the list's hash
 of strings.
 
 Numbers travel to Redis grouped by prefix, and Redis does the per-number work in C. A window of
-numbers (up to WINDOW) is parsed and sorted with numpy, then sent in batches of up to BATCH: one
-string of line numbers (each NUL-terminated), the groups' prefixes (likewise) and each group's
-size (uint16). A Lua script cuts each group's lines out with `struct.unpack` and makes one SADD,
-SREM or SMISMEMBER of the whole group, so Lua runs once per prefix in the batch, never once per
-number, and Python code never loops over single numbers on the bulk paths. The scripts build
-bucket key names from the list's key base, which carries the list's hash tag, so every key they
-touch is in the list's slot (Redis Cluster safe).
+numbers (up to WINDOW) is parsed and sorted with numpy, then cut into batches of up to BATCH:
+  - adds and removes: one Lua call a batch, given one string of line numbers (each
+    NUL-terminated), the groups' prefixes (likewise) and each group's size (uint16). The script
+    cuts each group's lines out with `struct.unpack` and makes one SADD or SREM of the whole
+    group, and keeps the list's count in the same atomic step: Lua runs once per prefix in the
+    batch, never once per number.
+  - checks: one SMISMEMBER a group, pipelined, the commands laid out in the wire protocol with
+    numpy and the replies parsed by hiredis. A check only reads, so it needs no script, and
+    passing every line number through Lua would cost the server several times what
+    SMISMEMBER itself does.
+Python code never loops over single numbers on the bulk paths. Bucket key names are built from
+the list's key base, which carries the list's hash tag, so every key a batch touches is in the
+list's slot (Redis Cluster safe).
 
 The interface (create/add/remove/contains/check/delete) is what callers see; the bucket layout
 behind it can change without touching them.
@@ -26,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import TypeVar, cast
 
 import numpy as np
@@ -44,20 +50,20 @@ from cluster.phone import InvalidPhoneNumber, normalize_e164
 
 LINE_DIGITS = 4
 BATCH = 20_000
-"""Numbers per Lua call: big enough to amortise the round trip, small enough that one call holds
-the server for only a few milliseconds."""
+"""Numbers per script call or pipeline: big enough to amortise the round trip, small enough that
+one call holds the server for only a few milliseconds."""
 WINDOW = 250_000
 """Numbers parsed and sorted together before they are cut into batches: the wider the window,
 the more numbers of one prefix share a group (one command) when the input is not sorted already;
 the narrower, the sooner the server starts and the shorter the stretches that Python holds the
 GIL from the Redis thread."""
 RUN_MAX = 4_000
-"""Members per SADD/SREM/SMISMEMBER inside a script (struct.unpack and Lua's unpack stop near
-8000 values)."""
+"""Members per SADD/SREM inside a script (struct.unpack and Lua's unpack stop near 8000
+values)."""
 WORKERS = 2
-"""Threads (each with its own connection) making the script calls: while one waits for its reply
-or for the GIL, the other's call is already queued at the server, so the server does not idle
-between batches. Calls of one operation commute (all adds, all removes or all checks)."""
+"""Threads (each with its own connection) sending the batches: while one waits for its reply or
+for the GIL, the other's batch is already queued at the server, so the server does not idle
+between batches. The batches of one operation commute (all adds, all removes or all checks)."""
 IN_FLIGHT = 64
 """Batches handed to the Redis threads ahead of the one being answered, so that preparing the
 next window overlaps the server working through this one."""
@@ -131,25 +137,6 @@ return removed
 """
 )
 
-# KEYS: meta (for the hash tag only)    ARGV: see _GROUPS_LUA
-# Returns one byte per number, in the batch's (sorted) order: 1 listed, 0 not. struct.pack
-# turns each reply into bytes in C (table.concat would format every number with sprintf).
-CHECK_LUA = (
-    _GROUPS_LUA
-    + """
-local out, bytes, pack = {}, {}, struct.pack
-each_group(function(prefix, key, group, k)
-  local format = bytes[k]
-  if not format then
-    format = rep('B', k)
-    bytes[k] = format
-  end
-  out[#out + 1] = pack(format, unpack(call('SMISMEMBER', key, unpack(group, 1, k))))
-end)
-return table.concat(out)
-"""
-)
-
 _E164 = re.compile(rf"\+[1-9]\d{{{LINE_DIGITS},14}}", re.ASCII)
 T = TypeVar("T")
 R = TypeVar("R")
@@ -160,12 +147,32 @@ _DIGITS = MAX_WIDTH - 1
 _NEWLINE, _PLUS, _ZERO, _NINE = b"\n+09"
 _LINE_SPLIT = 10**LINE_DIGITS
 _NO_BYTE = 0xFF
-_LINE_TEXT = np.full((_LINE_SPLIT, LINE_DIGITS + 1), _NO_BYTE, dtype=np.uint8)
-"""Row i: the decimal digits of line number i and a NUL, padded with _NO_BYTE."""
-for _line in range(_LINE_SPLIT):
-    _text = f"{_line}\0".encode()
-    _LINE_TEXT[_line, : len(_text)] = np.frombuffer(_text, dtype=np.uint8)
 Values = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    """A byte string for every line number (0..9999), to lay out a batch's lines in C."""
+
+    table: npt.NDArray[np.uint8]
+    """Row i: line i's bytes, padded with _NO_BYTE."""
+    lengths: Values
+
+    @classmethod
+    def of(cls, texts: list[bytes]) -> _Encoding:
+        table = np.full((len(texts), max(map(len, texts))), _NO_BYTE, dtype=np.uint8)
+        for i, t in enumerate(texts):
+            table[i, : len(t)] = np.frombuffer(t, dtype=np.uint8)
+        return cls(table, np.array(list(map(len, texts)), dtype=np.int64))
+
+    def join(self, lines: Values) -> bytes:
+        rows = self.table[lines]
+        return rows[rows != _NO_BYTE].tobytes()
+
+
+_LINES = range(_LINE_SPLIT)
+_NUL_TERMINATED = _Encoding.of([b"%d\0" % line for line in _LINES])
+_RESP_BULK = _Encoding.of([b"$%d\r\n%d\r\n" % (len(str(line)), line) for line in _LINES])
 
 
 def parse_e164(numbers: Sequence[str]) -> Values:
@@ -214,11 +221,13 @@ def _digits_value(raw: npt.NDArray[np.uint8], ends: Values, widths: Values) -> V
 
 @dataclass(frozen=True)
 class Batch:
-    """One script call: numbers of one window in sorted order, grouped by prefix."""
+    """Up to BATCH numbers of one window in sorted order, grouped by prefix."""
 
-    lines: bytes
-    prefixes: bytes
-    counts: bytes
+    prefixes: list[int]
+    """Each group's prefix (the number's digits but the last four)."""
+    bounds: list[int]
+    """Group g is lines[bounds[g]:bounds[g + 1]]."""
+    lines: Values
     positions: npt.NDArray[np.intp]
     """Where each number (in the batch's order) stands in the caller's input."""
 
@@ -227,17 +236,30 @@ class Batch:
         """`values` sorted."""
         prefixes, lines = np.divmod(values, _LINE_SPLIT)
         starts = np.flatnonzero(np.diff(prefixes, prepend=-1))
-        counts = np.diff(starts, append=len(values)).astype("<u2")
-        text = _LINE_TEXT[lines]
-        return cls(
-            lines=text[text != _NO_BYTE].tobytes(),
-            prefixes=("\0".join(map(str, prefixes[starts].tolist())) + "\0").encode(),
-            counts=counts.tobytes(),
-            positions=positions,
-        )
+        return cls(prefixes[starts].tolist(), [*starts.tolist(), len(values)], lines, positions)
 
-    def args(self, base: str) -> list[str | bytes]:
-        return [base, self.lines, self.prefixes, self.counts]
+    def script_args(self, base: str) -> list[str | bytes]:
+        """ARGV of the add and remove scripts (see _GROUPS_LUA)."""
+        return [
+            base,
+            _NUL_TERMINATED.join(self.lines),
+            ("\0".join(map(str, self.prefixes)) + "\0").encode(),
+            np.diff(self.bounds).astype("<u2").tobytes(),
+        ]
+
+    def smismember(self, base: str) -> bytes:
+        """One SMISMEMBER per group, pipelined, in the wire protocol (RESP)."""
+        body = _RESP_BULK.join(self.lines)
+        ends = np.cumsum(_RESP_BULK.lengths[self.lines]).tolist()
+        out, at = [], 0
+        for prefix, start, end in zip(self.prefixes, self.bounds, self.bounds[1:], strict=False):
+            key = f"{base}{prefix}".encode()
+            out.append(
+                b"*%d\r\n$10\r\nSMISMEMBER\r\n$%d\r\n%s\r\n" % (end - start + 2, len(key), key)
+            )
+            out.append(body[at : ends[end - 1]])
+            at = ends[end - 1]
+        return b"".join(out)
 
 
 def batches(numbers: Iterable[str]) -> Iterator[Batch]:
@@ -277,7 +299,6 @@ class DncStore:
         self.default_region = default_region
         self._add = client.register_script(ADD_LUA)
         self._remove = client.register_script(REMOVE_LUA)
-        self._check = client.register_script(CHECK_LUA)
 
     # Lists -------------------------------------------------------------------------------
     def create(self, name: str, description: str = "") -> ListInfo:
@@ -353,8 +374,10 @@ class DncStore:
         listed = np.zeros(len(e164_numbers), dtype=bool)
 
         def check(batch: Batch) -> None:
-            flags = self._check(keys=[k.meta()], args=batch.args(k.bucket("")))
-            listed[batch.positions] = np.frombuffer(flags, dtype=np.uint8)
+            replies = self._pipelined(batch.smismember(k.bucket("")), len(batch.prefixes))
+            listed[batch.positions] = np.fromiter(
+                chain.from_iterable(replies), bool, len(batch.lines)
+            )
 
         for _ in self._overlapped(batches(e164_numbers), check):
             pass
@@ -395,8 +418,30 @@ class DncStore:
         """Runs an add or remove script over the numbers' batches; the sum of its answers."""
         keys, base = [k.meta(), k.bucket_index()], k.bucket("")
         return sum(
-            self._overlapped(batches(numbers), lambda b: int(script(keys=keys, args=b.args(base))))
+            self._overlapped(
+                batches(numbers), lambda b: int(script(keys=keys, args=b.script_args(base)))
+            )
         )
+
+    def _pipelined(self, commands: bytes, count: int) -> list[list[int]]:
+        """Sends commands already in the wire protocol and reads their `count` replies (parsed by
+        hiredis, in C). Once more on a dropped connection: they only read."""
+        pool = self.r.connection_pool
+        for attempt in range(2):
+            conn = pool.get_connection()
+            try:
+                conn.send_packed_command([commands])
+                return [conn.read_response() for _ in range(count)]
+            except (redis.ConnectionError, redis.TimeoutError):
+                conn.disconnect()
+                if attempt:
+                    raise
+            except BaseException:
+                conn.disconnect()  # replies may be left unread on it
+                raise
+            finally:
+                pool.release(conn)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _overlapped(items: Iterator[T], call: Callable[[T], R]) -> Iterator[R]:
