@@ -6,6 +6,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -204,6 +205,23 @@ def test_the_property_pool_is_valid_and_normalised() -> None:
 def test_parse_e164_reads_every_width() -> None:
     assert [f"+{v}" for v in parse_e164(MIXED).tolist()] == MIXED
     assert parse_e164([]).tolist() == []
+
+
+def test_an_error_reply_mid_pipeline_is_raised_and_the_connection_stays_usable(
+    state: DialerState,
+) -> None:
+    """A check is one pipeline of SMISMEMBERs; a key of another type in the middle of it fails
+    the check (not a silent False), and leaves no unread replies behind for the next caller."""
+    dnc = state.dnc.create("broken")
+    numbers = [f"+1212{exchange}0100" for exchange in range(200, 260)]
+    state.dnc.add_e164(dnc.id, numbers[::2])
+    state.r.set(state.keys.dnc_list(dnc.id).bucket("1212231"), "not a set")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        state.dnc.contains_e164(dnc.id, numbers)
+    state.r.delete(state.keys.dnc_list(dnc.id).bucket("1212231"))
+    for _ in range(3):  # every pooled connection answers its own commands
+        assert state.dnc.contains_e164(dnc.id, numbers) == [True, False] * 30
+        assert state.r.ping()
 
 
 def test_concurrent_writers_keep_the_count_exact(state: DialerState, small_batches: None) -> None:
