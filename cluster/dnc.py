@@ -53,6 +53,10 @@ LINE_DIGITS = 4
 BATCH = 20_000
 """Numbers per script call or pipeline: big enough to amortise the round trip, small enough that
 one call holds the server for only a few milliseconds."""
+GROUPS = 1_000
+"""Prefix groups per batch at most: numbers that each fall in a prefix of their own make one
+command apiece, and smaller batches of them let the Redis threads overlap one batch's commands
+being laid out and read with another's being answered."""
 WINDOW = 250_000
 """Numbers parsed and sorted together before they are cut into batches: the wider the window,
 the more numbers of one prefix share a group (one command) when the input is not sorted already;
@@ -281,8 +285,15 @@ def batches(numbers: Iterable[str]) -> Iterator[Batch]:
         order = np.argsort(values)
         values = values[order]
         order += offset
-        for i in range(0, len(values), BATCH):
-            yield Batch.of(values[i : i + BATCH], order[i : i + BATCH])
+        starts = np.flatnonzero(np.diff(values // _LINE_SPLIT, prepend=-1))
+        begin = 0
+        while begin < len(values):
+            end = min(begin + BATCH, len(values))
+            group = int(np.searchsorted(starts, begin, side="right")) - 1
+            if group + GROUPS < len(starts):
+                end = min(end, int(starts[group + GROUPS]))
+            yield Batch.of(values[begin:end], order[begin:end])
+            begin = end
         offset += len(window)
 
 

@@ -82,9 +82,10 @@ def test_blank_name_is_refused_naming_the_field(state: DialerState) -> None:
 
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches of 7 numbers and windows of 20, so that a few numbers cross every boundary: a
-    prefix's group split between two script calls and between two sorted windows."""
+    """Batches of 7 numbers or 3 prefix groups and windows of 20, so that a few numbers cross
+    every boundary: a prefix's group split between two batches and between two sorted windows."""
     monkeypatch.setattr(dnc_module, "BATCH", 7)
+    monkeypatch.setattr(dnc_module, "GROUPS", 3)
     monkeypatch.setattr(dnc_module, "WINDOW", 20)
 
 
