@@ -2,9 +2,11 @@
 
 Loads N numbers into one DNC list through `DncStore.add_e164`, then checks a batch of numbers
 (half listed, half not, shuffled) through `DncStore.contains_e164`, and reports bytes per number
-(INFO used_memory delta), load rate and check rate. The ceiling is the server answering
-pipelined SISMEMBER (redis-benchmark -P 16 when it is installed, otherwise the same load from
-an in-process RESP client: 50 connections, 16 commands in flight on each).
+(INFO used_memory delta), load rate and check rate; then checks one listed number from each
+prefix, the worst case for a layout with one key per prefix. The ceiling is the server answering
+pipelined SISMEMBER (redis-benchmark -P 16 when it is installed, otherwise the same load from an
+in-process RESP client: 50 connections, 16 commands in flight on each). `--ab REF` measures
+cluster/dnc.py as it was at git REF as well, on the same server in the same run.
 
 Numbers are US numbers laid out like the registry: 253M numbers over about 630k NPA-NXX
 prefixes is about 400 listed lines per prefix, so N numbers fill N/400 prefixes. A registry file
@@ -13,13 +15,18 @@ comes sorted by number; a shuffled load is reported too.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import selectors
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import redis
 
@@ -27,18 +34,22 @@ from bench.common import (
     Timer,
     bench_prefix,
     drop_prefix,
+    load_average,
     parser,
     print_table,
     redis_benchmark,
     redis_server,
     used_memory,
 )
+from cluster.keys import TenantKeys
 from cluster.state import DialerState
 
 REGISTRY_SIZE = 253_000_000
 DENSITY = 400
 """Listed lines per prefix (253M numbers / ~630k US NPA-NXX codes)."""
 CHUNK = 1_000_000
+REFERENCE_SIZE = 10_000_000
+"""The size measured again with a shuffled load, and with the --ab commit's code."""
 LINES = [f"{i:04d}" for i in range(10_000)]
 
 
@@ -144,24 +155,57 @@ def ceiling_redis_benchmark(
 
 
 # The benchmark ------------------------------------------------------------------------------
-def measure(client: redis.Redis, count: int, check_count: int, shuffled: bool) -> dict[str, float]:
+class Store(Protocol):
+    """What the benchmark calls of a DncStore (the current one, or one from another commit)."""
+
+    def create(self, name: str, description: str = "") -> Any: ...
+    def add_e164(self, list_id: str, e164_numbers: Iterable[str]) -> int: ...
+    def contains_e164(self, list_id: str, e164_numbers: Sequence[str]) -> list[bool]: ...
+    def delete(self, list_id: str) -> None: ...
+
+
+def store_at(ref: str) -> Callable[[redis.Redis, TenantKeys], Store]:
+    """The DncStore class of cluster/dnc.py as it was at git `ref`, for an A/B on one server in
+    one run (the module is loaded under another name; it imports today's cluster helpers)."""
+    source = subprocess.run(
+        ["git", "show", f"{ref}:cluster/dnc.py"],
+        cwd=Path(__file__).resolve().parent, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    module = types.ModuleType(f"bench._dnc_at_{ref}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{ref}:cluster/dnc.py", "exec"), module.__dict__)
+    store: Callable[[redis.Redis, TenantKeys], Store] = module.DncStore
+    return store
+
+
+def measure(
+    client: redis.Redis,
+    count: int,
+    check_count: int,
+    shuffled: bool,
+    store: Callable[[redis.Redis, TenantKeys], Store] | None = None,
+) -> dict[str, float]:
     prefix = bench_prefix("dnc")
     state = DialerState(client, prefix=prefix)
-    dnc = state.dnc.create(f"registry {count}")
+    dnc: Store = store(client, state.keys) if store else state.dnc
+    listing = dnc.create(f"registry {count}")
     client.execute_command("MEMORY PURGE")
     before = used_memory(client)
     loaded = 0
     load_s = 0.0
+    one_per_prefix: list[str] = []
     for chunk in registry_numbers(count, seed=count, shuffled=shuffled):
+        if not shuffled:
+            one_per_prefix.extend(chunk[::DENSITY])  # chunks end where a prefix ends
         with Timer() as t:
-            loaded += state.dnc.add_e164(dnc.id, chunk)
+            loaded += dnc.add_e164(listing.id, chunk)
         load_s += t.elapsed
     client.execute_command("MEMORY PURGE")
     after = used_memory(client)
     assert loaded == count, (loaded, count)
     probe = probes(check_count, loaded=count)
     with Timer() as t:
-        flags = state.dnc.contains_e164(dnc.id, probe)
+        flags = dnc.contains_e164(listing.id, probe)
     hits = sum(flags)
     assert hits == min(check_count // 2, CHUNK), (hits, check_count)
     result = {
@@ -169,30 +213,57 @@ def measure(client: redis.Redis, count: int, check_count: int, shuffled: bool) -
         "bytes_per_number": (after - before) / count,
         "load_per_s": count / load_s,
         "check_per_s": check_count / t.elapsed,
-        "check_count": check_count,
+        "spread_per_s": float("nan"),
+        "load_average": load_average(),
     }
-    bucket_key = state.keys.dnc_list(dnc.id).bucket(probe[0][1:-4])
-    result["probe_key"] = bucket_key  # type: ignore[assignment]
-    result["probe_line"] = int(probe[0][-4:])
-    state.dnc.delete(dnc.id)
+    if one_per_prefix:
+        spread = random.Random(count).sample(one_per_prefix, min(check_count, len(one_per_prefix)))
+        with Timer() as t:
+            flags = dnc.contains_e164(listing.id, spread)
+        assert all(flags)
+        result["spread_per_s"] = len(spread) / t.elapsed
+    dnc.delete(listing.id)
     drop_prefix(client, prefix)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
-    p.add_argument("--sizes", default="10000000,50000000", help="list sizes, comma-separated")
+    p.add_argument(
+        "--sizes", default="1000000,10000000,50000000", help="list sizes, comma-separated"
+    )
     p.add_argument(
         "--no-fetch", action="store_true", help="do not fetch redis-benchmark (redis-tools)"
     )
     p.add_argument("--checks", type=int, default=1_000_000, help="numbers checked per size")
+    p.add_argument(
+        "--ab",
+        metavar="REF",
+        help="also measure cluster/dnc.py as it was at git REF (e.g. the previous layout), "
+        "at the reference size, on the same server",
+    )
     args = p.parse_args(argv)
     sizes = [20_000] if args.smoke else [int(s) for s in args.sizes.split(",")]
     checks = 20_000 if args.smoke else args.checks
-    rows = []
+    reference = REFERENCE_SIZE if REFERENCE_SIZE in sizes else sizes[0]
+    runs: list[tuple[str, dict[str, float]]] = []
     with redis_server() as client:
-        results = [(size, False, measure(client, size, checks, shuffled=False)) for size in sizes]
-        results.append((sizes[0], True, measure(client, sizes[0], checks, shuffled=True)))
+        for size in sizes:
+            runs.append((f"{size:,} numbers", measure(client, size, checks, shuffled=False)))
+        runs.append(
+            (
+                f"{reference:,} numbers (shuffled load)",
+                measure(client, reference, checks, shuffled=True),
+            )
+        )
+        if args.ab:
+            old = store_at(args.ab)
+            runs.append(
+                (
+                    f"{reference:,} numbers, cluster/dnc.py at {args.ab}",
+                    measure(client, reference, checks, shuffled=False, store=old),
+                )
+            )
         # The ceiling: the same server answering one SISMEMBER per number, pipelined.
         prefix = bench_prefix("dnc-ceiling")
         state = DialerState(client, prefix=prefix)
@@ -213,36 +284,35 @@ def main(argv: list[str] | None = None) -> int:
             host, port, k.bucket(sample[0][1:-4]), str(int(sample[0][-4:])), total,
             fetch=not args.no_fetch,
         )  # fmt: skip
+        ceiling_load = load_average()
         drop_prefix(client, prefix)
     ceiling = tool or in_process
-    for size, shuffled, r in results:
+    rows = []
+    for label, r in runs:
+        spread = r["spread_per_s"]
         rows.append([
-            f"{size:,} numbers{' (shuffled load)' if shuffled else ''}",
+            label,
             f"{r['bytes_per_number']:.2f}",
             f"{r['bytes_per_number'] * REGISTRY_SIZE / 2**30:.2f} GiB",
             f"{r['load_per_s']:,.0f}/s",
             f"{r['check_per_s']:,.0f}/s",
             f"{r['check_per_s'] / ceiling:.2f}x",
+            "-" if math.isnan(spread) else f"{spread:,.0f}/s",
+            f"{r['load_average']:.1f}",
         ])  # fmt: skip
     source = "redis-benchmark" if tool else "in-process RESP client"
     rows.append([
         f"ceiling: SISMEMBER -P 16, 50 clients ({source})",
-        "-", "-", "-", f"{ceiling:,.0f}/s", "1.00x",
+        "-", "-", "-", f"{ceiling:,.0f}/s", "1.00x", "-", f"{ceiling_load:.1f}",
     ])  # fmt: skip
     if tool:
-        rows.append(
-            [
-                "  in-process RESP client, same load",
-                "-",
-                "-",
-                "-",
-                f"{in_process:,.0f}/s",
-                f"{in_process / tool:.2f}x",
-            ]
-        )
+        rows.append([
+            "  in-process RESP client, same load",
+            "-", "-", "-", f"{in_process:,.0f}/s", f"{in_process / tool:.2f}x", "-", "-",
+        ])  # fmt: skip
     columns = [
         "run", "bytes/number", f"{REGISTRY_SIZE // 10**6}M extrapolated", "load", "check (batch)",
-        "check / ceiling",
+        "check / ceiling", "check, 1 per prefix", "load avg",
     ]  # fmt: skip
     print_table(
         "1. DNC at registry scale (one DNC list, DncStore.add_e164 / contains_e164)",
@@ -251,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         [
             f"goals: ~1 GiB for {REGISTRY_SIZE // 10**6}M numbers (~4 B/number); "
             "load and check >= 1,000,000/s",
-            f"{DENSITY} listed lines per prefix; checks: {checks:,} numbers, half listed, shuffled",
+            f"{DENSITY} listed lines per prefix; checks: {checks:,} numbers, half listed, shuffled;"
+            " '1 per prefix': one listed number from each prefix (up to the same count),"
+            " shuffled: one command per number; load avg: 1-minute, at the end of the row",
         ],
     )
     return 0
