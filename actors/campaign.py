@@ -50,7 +50,7 @@ from cluster.pacing import (
     PacingSettings,
     decide,
 )
-from cluster.runs import LeasedContact, RunInstance
+from cluster.runs import DNC_BLOCKED, LeasedContact, RunInstance
 from cluster.scheduler import (
     dial_deadline,
     may_dial,
@@ -70,6 +70,8 @@ REFUSED_RETRY_MS = 1_000
 LOST_CALL_SLACK_S = 120
 """Virtual seconds past max ring time (AMD and event delivery included) after which a paced
 call with no answer and no end is taken for lost."""
+LOST_TALK_MS = 4 * 3_600_000
+"""A paced call answered this long ago with no end is taken for lost with its trunk."""
 LIVE_ANSWERS = frozenset({CallEventKind.ANSWERED_HUMAN.value, CallEventKind.ANSWERED.value})
 PACED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.POWER})
 """Modes whose calls are placed for no agent in particular and paced by cluster/pacing.py."""
@@ -123,6 +125,8 @@ class CampaignDialer:
         self._ledger: AbandonLedger | None = None
         self.claims = AnswerClaims(self.state.r)
         self._pool_released = False
+        self._placing: set[str] | None = None
+        """While a paced batch is being originated: calls whose events came first."""
 
     # State ------------------------------------------------------------------------------------
     def refresh(self) -> Campaign | None:
@@ -172,8 +176,9 @@ class CampaignDialer:
             self._end_occurrence(campaign)
             return
         if campaign.status is not CampaignStatus.ACTIVE:
-            if campaign.dialing_mode in PACED_MODES:  # paused: its calls still need agents
-                await self._pace(campaign, wanting=bool(self.paced_calls))
+            if campaign.dialing_mode in PACED_MODES and self.replica == 0:
+                # Paused: its calls (this life's or an earlier one's) still need agents.
+                await self._pace(campaign, wanting=self.run.leads.leased_count() > 0)
             return
         if self.run.leads.exhausted():
             self._complete_run(campaign)
@@ -408,6 +413,8 @@ class CampaignDialer:
         campaign = self.refresh()
         if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
             return None
+        if campaign.dialing_mode is not DialingMode.PROGRESSIVE:
+            return None  # a pool that still thinks it progressive (its mode was edited)
         run = self.run
         trunks = await self._trunks()
         if not any(t.free > 0 for t in trunks):
@@ -472,6 +479,8 @@ class CampaignDialer:
         campaign = self.refresh()
         if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
             return None
+        if campaign.dialing_mode is not DialingMode.PREVIEW:
+            return None  # a pool that still thinks it preview (its mode was edited)
         run = self.run
         recorded, lc = self._reserved_lead(run, reservation)
         if recorded:
@@ -489,8 +498,10 @@ class CampaignDialer:
 
     async def dial_offer(self, agent_id: str, reservation: str) -> CallContext | None:
         """The agent accepted the offer made under `reservation`: place its call now (or say
-        no: campaign no longer active, contact out of its window, trunks full; the lead
-        then goes back)."""
+        no: campaign no longer active, number listed DNC since the offer, contact out of its
+        window, trunks full; the lead then goes back). Idempotent: once the call was placed, a
+        retried request re-sends the same originate (the trunk answers it as a duplicate) and
+        never gives back the lease of a live call."""
         campaign = self.refresh()
         run = self._runs.get(self.run.instance) if self.run is not None else None
         if campaign is None or run is None:
@@ -498,10 +509,22 @@ class CampaignDialer:
         _, lc = self._reserved_lead(run, reservation)
         if lc is None:
             return None
+        trunks = await self._trunks()
+        key = attempt_key(self.campaign_id, run.instance, lc.lease.lead, lc.lease.attempt)
+        if self.state.r.hexists(run.keys.idempotency(), key):
+            return await self._call_for_agent(
+                campaign, lc, trunks, agent_id, reservation, resend=True
+            )
         if campaign.status is not CampaignStatus.ACTIVE:
             run.leads.defer(lc.lease, self.clock.now_ms())
             return None
-        trunks = await self._trunks()
+        # The offer may have waited minutes: the number is checked against the DNC list again.
+        if (
+            campaign.dnc_list_id
+            and self.state.dnc.contains_e164(campaign.dnc_list_id, [lc.contact.phone])[0]
+        ):
+            run.leads.block(lc.lease, DNC_BLOCKED)
+            return None
         return await self._call_for_agent(campaign, lc, trunks, agent_id, reservation)
 
     async def _call_for_agent(
@@ -554,14 +577,16 @@ class CampaignDialer:
         return (*ours, *([0.0] * max(0, unknown)))
 
     def _forget_lost_calls(self, now: int) -> None:
-        """Calls still ringing long after any ring could last: their events were lost with
-        their trunk (the reaper settles their leads). Kept, they would hold pacing down."""
+        """Calls still ringing long after any ring could last, or talking for hours: their
+        events were lost with their trunk (the reaper settles their leads). Kept, they would
+        hold pacing down and keep the campaign's claim on agents."""
         assert self.campaign is not None
         ring_limit_ms = (self.campaign.max_ring_time_seconds + LOST_CALL_SLACK_S) * 1000
         for call_id in [
             call_id
             for call_id, call in self.paced_calls.items()
-            if not call.answered_ms and now - call.placed_ms > ring_limit_ms
+            if (not call.answered_ms and now - call.placed_ms > ring_limit_ms)
+            or (call.answered_ms and now - call.answered_ms > LOST_TALK_MS)
         ]:
             del self.paced_calls[call_id]
 
@@ -579,9 +604,11 @@ class CampaignDialer:
     async def _release_pool(self, campaign: Campaign) -> None:
         """A paced campaign no longer running keeps its claim on agents while its calls last,
         then gives it up, so the queue's other campaigns get the agents."""
-        if campaign.dialing_mode not in PACED_MODES or self._pool_released:
+        if campaign.dialing_mode not in PACED_MODES or self._pool_released or self.replica:
             return
-        in_flight = bool(self.paced_calls)
+        in_flight = bool(self.paced_calls) or (
+            self.run is not None and self.run.leads.leased_count() > 0
+        )
         await self._pace(campaign, wanting=in_flight)
         self._pool_released = not in_flight
 
@@ -590,9 +617,11 @@ class CampaignDialer:
         particular. Only replica 0 paces: two dialers reading one pool would each place the
         calls its free agents allow. Other replicas still take their calls' events."""
         assert self.run is not None
+        if self.replica != 0:
+            return
         has_leads = self.run.leads.has_dialable(now)
         view = await self._pace(campaign, wanting=has_leads or bool(self.paced_calls))
-        if view is None or not has_leads or self.replica != 0:
+        if view is None or not has_leads:
             return
         if not may_dial_any(campaign, self.clock.now()):
             return
@@ -618,10 +647,15 @@ class CampaignDialer:
             return
         leased = self.run.lease_contacts(now, n, self._ttl_ms, campaign.max_attempts)
         leased = self._hold_recent_abandons(campaign, leased, now)
-        placed = await self._place_many(campaign, leased, trunks, paced=True)
-        self.tracker.placed(len(placed))
-        for call_id, lc in placed:
-            self.paced_calls[call_id] = PacedCall(now, lc.contact.to_record())
+        self._placing = set()
+        try:
+            placed = await self._place_many(campaign, leased, trunks, paced=True)
+            self.tracker.placed(len(placed))
+            for call_id, lc in placed:
+                if call_id not in self._placing:
+                    self.paced_calls[call_id] = PacedCall(now, lc.contact.to_record())
+        finally:
+            self._placing = None
 
     def _hold_recent_abandons(
         self, campaign: Campaign, leased: list[LeasedContact], now: int
@@ -642,7 +676,7 @@ class CampaignDialer:
             self.counters["held_72h"] += 1
         return kept
 
-    def _chain(self, call_id: str, step: Any) -> None:
+    def _chain(self, call_id: str, step: Any) -> asyncio.Task[None]:
         """Runs `step` (a coroutine) after the earlier steps of the same call, without holding
         up the events of other calls: a live answer may wait for an agent for 2 s."""
         before = self._chains.get(call_id)
@@ -663,18 +697,24 @@ class CampaignDialer:
         task = asyncio.get_running_loop().create_task(run())
         self._chains[call_id] = task
         task.add_done_callback(forget)
+        return task
 
-    def _paced_event_chained(self, campaign: Campaign, report: CallReport) -> bool:
+    def _paced_event_chained(
+        self, campaign: Campaign, report: CallReport
+    ) -> asyncio.Task[None] | None:
         """Takes a paced call's event. A live answer (and what follows it on the same call) is
-        handled in its own task: True. Other outcomes are noted for the pacing statistics and
-        the ledger and left to the common path: False."""
+        handled in a task of its own, returned. Other outcomes are noted for the pacing
+        statistics and the ledger and left to the common path: None."""
         run = self._open(report.request.instance)
         if run is None or report.kind is CallEventKind.RINGING:
-            return False
+            return None
+        if self._placing is not None and report.call_id not in self.paced_calls:
+            # An event before its originate has returned: the call is not registered then
+            # (it would count as ringing after its answer or end).
+            self._placing.add(report.call_id)
         talked = report.kind is CallEventKind.HUNG_UP and report.answer in LIVE_ANSWERS
         if is_live_answer(report.kind) or talked or report.call_id in self._chains:
-            self._chain(report.call_id, self._on_paced_answer_event(campaign, run, report))
-            return True
+            return self._chain(report.call_id, self._on_paced_answer_event(campaign, run, report))
         call = self.paced_calls.pop(report.call_id, None)
         if call is not None and report.kind is not CallEventKind.HUNG_UP:
             # Resolved without a live answer: a machine, busy, no answer or a failure.
@@ -683,7 +723,7 @@ class CampaignDialer:
             self.ledger(campaign).record(
                 report.call_id, LedgerEvent.MACHINE, report.at_ms, self.clock.now_ms()
             )
-        return False
+        return None
 
     async def _on_paced_answer_event(
         self, campaign: Campaign, run: RunInstance, report: CallReport
@@ -693,9 +733,13 @@ class CampaignDialer:
         call = self.paced_calls.get(report.call_id)
         pool = self._pool(campaign)
         ledger = self.ledger(campaign)
+        contact = call.contact if call else {}
+        if not contact and is_live_answer(report.kind):  # its agent is shown who it is
+            ((_, found),) = run.contacts_for([req.lead])
+            contact = found.to_record() if found is not None else {}
         context = CallContext(
             req.campaign_id, req.instance, req.lead, req.token, req.attempt, report.call_id,
-            req.phone, contact=call.contact if call else {},
+            req.phone, contact=contact,
         )  # fmt: skip
         if is_live_answer(report.kind):
             ledger.record(report.call_id, LedgerEvent.LIVE, report.at_ms, self.clock.now_ms())
@@ -731,11 +775,10 @@ class CampaignDialer:
             )  # fmt: skip
             run.leads.complete_many([connected])
             return
-        if call is None:
-            # This dialer restarted since the answer and no agent holds the call: it was
-            # abandoned (the ledger counts each call's events once, so recording again is safe).
-            ledger.record(report.call_id, LedgerEvent.LIVE, report.at_ms, now)
-            ledger.record(report.call_id, LedgerEvent.ABANDONED, report.at_ms, now, req.phone)
+        # No agent took it: abandoned. Recorded again here (each call's events count once)
+        # for a dialer that restarted since the answer, or whose first record failed.
+        ledger.record(report.call_id, LedgerEvent.LIVE, report.at_ms, now)
+        ledger.record(report.call_id, LedgerEvent.ABANDONED, report.at_ms, now, req.phone)
         abandoned = Completion(
             now, lease, Outcome.ABANDONED, retry=True,
             max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
@@ -763,17 +806,22 @@ class CampaignDialer:
         """Call events in the order a trunk saw them; the campaign is read once per batch."""
         campaign = self.refresh()
         settled: list[tuple[RunInstance, Completion]] = []
+        chained: list[asyncio.Task[None]] = []
         try:
             for report in reports:
-                if (
-                    report.request.paced
-                    and campaign is not None
-                    and self._paced_event_chained(campaign, report)
-                ):
-                    continue
+                if report.request.paced and campaign is not None:
+                    task = self._paced_event_chained(campaign, report)
+                    if task is not None:
+                        if not is_live_answer(report.kind):
+                            chained.append(task)
+                        continue
                 await self._on_call_event(campaign, report, settled)
         finally:
             self._settle(settled)
+        # A call's end is handled before the trunk hears it was delivered (so a dialer dying
+        # now gets it again); only the wait of a live answer for an agent runs on its own,
+        # covered by the trunk's grace guard and by the call's end.
+        await asyncio.gather(*chained)
 
     def _settle(self, settled: list[tuple[RunInstance, Completion]]) -> None:
         """Records a batch's agentless outcomes in one round trip per run."""

@@ -36,7 +36,7 @@ from actors.runtime import (
 from actors.trunk import TrunkActor
 from cluster.errors import FailedPrecondition, NotFound
 from cluster.lifecycle import IllegalTransition, Trigger
-from cluster.models import Campaign, CampaignStatus, DialingMode
+from cluster.models import Campaign, CampaignStatus
 from cluster.schedule import RESCRUB_LEAD
 from cluster.scheduler import ScheduleStep, StepKind, due_step, starts_soon
 
@@ -106,7 +106,7 @@ class Registry:
             wanted.add(pool_actor_name(self.cfg, queue_id))
         now = self.state.clock.now()
         for campaign in self.state.campaigns.all():
-            if campaign.dialing_mode is DialingMode.PROGRESSIVE and campaign.queue_id:
+            if campaign.dialing_mode.uses_agents and campaign.queue_id:
                 self.ensure_pool(campaign.queue_id)
                 wanted.add(pool_actor_name(self.cfg, campaign.queue_id))
             if (

@@ -68,6 +68,9 @@ PACED_STALE_S = 5.0
 """Real seconds after which a paced campaign that stopped asking (its dialer gone) no longer
 holds agents back from the queue's other campaigns."""
 
+SHARE_TURN_MS = 60_000
+"""How long equal-priority paced campaigns keep one split of the remainder agents."""
+
 WRAP_SAMPLES = 500
 """Wrap-up lengths kept per campaign until its dialer collects them (pace)."""
 
@@ -171,10 +174,13 @@ class PoolDispatcher:
     ) -> None:
         """A progressive (or, with an offer timeout, preview) campaign says whether it has
         leads to dial: agents are reserved for it and it is asked to dial (or offer)."""
+        self.paced.pop(campaign_actor, None)  # its mode changed, if it was paced before
+        if offer_timeout_ms:
+            self.offer_timeouts[campaign_actor] = offer_timeout_ms
+        else:
+            self.offer_timeouts.pop(campaign_actor, None)
         if wanting:
             self.wanting[campaign_actor] = priority
-            if offer_timeout_ms:
-                self.offer_timeouts[campaign_actor] = offer_timeout_ms
         else:
             self.wanting.pop(campaign_actor, None)
 
@@ -182,6 +188,7 @@ class PoolDispatcher:
         """A paced campaign (predictive, power) says whether it has leads or calls in flight,
         and learns the agents it may count on (see share_for), its answers waiting for an
         agent, and the wrap-ups finished since it last asked."""
+        self.wanting.pop(campaign_actor, None)  # its mode changed, if it was reserving before
         if wanting:
             self.paced[campaign_actor] = priority
             self._paced_at[campaign_actor] = time.monotonic()
@@ -189,8 +196,11 @@ class PoolDispatcher:
             self.paced.pop(campaign_actor, None)
         self._forget_silent_paced()
         priorities = {**self.wanting, **self.paced}
-        snapshot = self.pool.snapshot(self.clock.now_ms())
-        offset = self.rng.randrange(max(1, len(priorities)))
+        now = self.clock.now_ms()
+        snapshot = self.pool.snapshot(now)
+        # One offset for all peers at a time (it turns every minute, so equals take turns at
+        # the remainder): peers asking with different offsets would count the same agents.
+        offset = (now // SHARE_TURN_MS) % max(1, len(priorities))
         return PoolView(
             agents=share_for(snapshot, campaign_actor, priorities, offset),
             waiting_live=sum(1 for w in self.waiting if w.call.campaign_id == campaign_id),
@@ -224,7 +234,8 @@ class PoolDispatcher:
         await asyncio.wait({waiting.agent}, timeout=left_s)
         if waiting.agent.done():
             return waiting.agent.result()
-        self.waiting.remove(waiting)
+        if waiting in self.waiting:
+            self.waiting.remove(waiting)
         return ""
 
     def _decided(self, call: CallContext) -> str | None:
@@ -249,7 +260,12 @@ class PoolDispatcher:
             return ""
         idle_since = agent.idle_since_ms
         self._save(self.pool.take(agent.id, call, self.clock.now_ms()))
-        if self._claim_for(agent, call, idle_since) != agent.id:
+        try:
+            claimed = self._claim_for(agent, call, idle_since)
+        except Exception:
+            self._save(self.pool.release(agent.id, call, self.clock.now_ms(), idle_since))
+            raise
+        if claimed != agent.id:
             return ""
         self.connects += 1
         self._announce(agent.id, "connected", call, call.contact)
@@ -269,16 +285,26 @@ class PoolDispatcher:
         return self.state.keys.campaign(call.campaign_id).run(call.instance)
 
     def serve_waiting(self) -> None:
-        """Gives agents just freed to live answers waiting for one, oldest first."""
+        """Gives agents just freed to live answers waiting for one, oldest first. An answer
+        whose grace has passed gets nobody (its connect_any may not have woken up yet)."""
         while self.waiting:
             waiting = self.waiting[0]
             if waiting.agent.done():
                 self.waiting.pop(0)
                 continue
+            if self.clock.now_ms() >= waiting.deadline_ms:
+                self.waiting.pop(0)
+                waiting.agent.set_result("")
+                continue
             if self.pool.most_idle_available() is None:
                 return
             self.waiting.pop(0)
-            waiting.agent.set_result(self._take_for(waiting.call))  # "": abandoned meanwhile
+            try:
+                taken = self._take_for(waiting.call)
+            except Exception:
+                log.exception("call %s: could not connect an agent", waiting.call.call_id)
+                taken = ""
+            waiting.agent.set_result(taken)  # "": abandoned meanwhile
 
     def end_paced_call(self, call: CallContext) -> str:
         """A paced campaign's answered call ended: its agent (if one took it) goes to wrap-up.
@@ -444,7 +470,10 @@ class PoolDispatcher:
             try:
                 placed = await call_reliably(handle.dial_offer, agent_id, call.reservation)
             except Exception:
+                # The call may have been placed: the agent stays reserved for it, and the
+                # stale-reservation check settles her from the call's record.
                 log.exception("campaign %s failed to dial an accepted offer", name)
+                return self.pool.get(agent_id)
         if placed is None:
             self._announce(agent_id, "offer_failed", call, {})
             # Given back at once (a no-op if the campaign already deferred it): the campaign may

@@ -179,3 +179,38 @@ def test_trunk_leaves_an_answer_someone_claimed(  # type: ignore[no-untyped-def]
     run = state.keys.campaign("camp").run(1)
     claims.claim(run, "c3", claimant)
     assert claims.claim(run, "c3", ABANDONED) == claimant
+
+
+def test_an_answer_past_its_grace_is_not_served_to_an_agent_freed_late(
+    redis_url: str, key_prefix: str
+) -> None:
+    """The pool's loop may be busy when an answer's grace runs out: an agent freed after
+    that must not take it (it would be counted connected, not abandoned)."""
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+
+    async def scenario() -> str:
+        waiting = asyncio.ensure_future(pool.connect_any(answer(), pool.clock.now_ms()))
+        await asyncio.sleep(0)  # it is waiting now
+        time.sleep((CONNECT_GRACE_S + 1) / SCALE)  # the loop is blocked past the grace
+        pool.login("dee")
+        pool.serve_waiting()
+        return await waiting
+
+    assert asyncio.run(scenario()) == ""
+    assert pool.pool.agents["dee"].state is AgentState.AVAILABLE
+
+
+def test_paced_campaigns_of_equal_priority_never_count_the_same_agent(
+    redis_url: str, key_prefix: str
+) -> None:
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+    for agent in ("ann", "bob", "cy"):
+        pool.login(agent)
+    pool.pace("campaign:a#0", "a", 5, True)  # (alone, it may count on all three)
+    pool.pace("campaign:b#0", "b", 5, True)
+    for _ in range(20):
+        views = [pool.pace(f"campaign:{c}#0", c, 5, True) for c in ("a", "b")]
+        assert sum(v.agents.available for v in views) == 3
+    # A campaign whose mode became progressive leaves the paced ones.
+    pool.want("campaign:b#0", 5, True)
+    assert "campaign:b#0" not in pool.paced and "campaign:b#0" in pool.wanting
