@@ -168,6 +168,8 @@ class CallRecord:
     answer: str
     flow: str = ""
     """The message played instead of an agent (an abandoned call's safe harbor)."""
+    answer_ms: int = 0
+    """When it was answered (and classified, with AMD); 0 if never."""
 
 
 def call_records(state: DialerState, campaign: Campaign) -> list[CallRecord]:
@@ -188,6 +190,7 @@ def call_records(state: DialerState, campaign: Campaign) -> list[CallRecord]:
                 rec.get("agent"),
                 rec.get("answer", ""),
                 rec.get("flow", ""),
+                rec.get("answer_ms", 0),
             )
         )
     return sorted(out, key=lambda r: r.start_ms)
