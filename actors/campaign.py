@@ -562,7 +562,10 @@ class CampaignDialer:
         zone = campaign.contactable_timings.timezone
         if self._ledger is None or self._ledger.timezone != zone:
             self._ledger = AbandonLedger.for_campaign(
-                self.state.r, self.state.keys.campaign(self.campaign_id), campaign
+                self.state.r,
+                self.state.keys.campaign(self.campaign_id),
+                campaign,
+                self.state.keys.abandoned_numbers(),
             )
         return self._ledger
 

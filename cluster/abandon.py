@@ -230,17 +230,22 @@ class AbandonLedger:
     answer time, not the time of recording), so a retry lands in the same buckets.
     """
 
-    def __init__(self, client: redis.Redis, keys: CampaignKeys, timezone: str) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: CampaignKeys, timezone: str, held_numbers: str = ""
+    ) -> None:
         self.r = client
         self.k = keys
         self.timezone = timezone
+        self.held_numbers = held_numbers
+        """The tenant's ZSET of numbers abandoned in the last 72 h by any of its campaigns
+        (TenantKeys.abandoned_numbers); '' keeps the hold to this campaign."""
         self._record = client.register_script(RECORD_LUA)
 
     @classmethod
     def for_campaign(
-        cls, client: redis.Redis, keys: CampaignKeys, campaign: Campaign
+        cls, client: redis.Redis, keys: CampaignKeys, campaign: Campaign, held_numbers: str = ""
     ) -> AbandonLedger:
-        return cls(client, keys, campaign.contactable_timings.timezone)
+        return cls(client, keys, campaign.contactable_timings.timezone, held_numbers)
 
     def record(
         self, call_id: str, event: LedgerEvent, at_ms: int, now_ms: int, phone: str = ""
@@ -274,6 +279,13 @@ class AbandonLedger:
                 now_ms - UK_REDIAL_HOLD_MS,
             ],
         )
+        if event is LedgerEvent.ABANDONED and phone and self.held_numbers:
+            # Outside the campaign's hash slot, so not in the script; idempotent (GT), so it is
+            # written again by a retry even when the script had counted the event already.
+            pipe = self.r.pipeline(transaction=False)
+            pipe.zadd(self.held_numbers, {phone: at_ms}, gt=True)
+            pipe.zremrangebyscore(self.held_numbers, "-inf", f"({now_ms - UK_REDIAL_HOLD_MS}")
+            pipe.execute()
         return bool(counted)
 
     # Reading -----------------------------------------------------------------------------
@@ -308,13 +320,15 @@ class AbandonLedger:
         return _counts(_decoded(self.r.hgetall(self.k.abandon_totals())))  # type: ignore[arg-type]
 
     def recently_abandoned(self, phones: Iterable[str], now_ms: int) -> dict[str, int]:
-        """Numbers among `phones` abandoned in the last 72 h -> when (epoch ms)."""
+        """Numbers among `phones` abandoned in the last 72 h -> when (epoch ms), by this
+        campaign or (with `held_numbers`) any campaign of the tenant."""
         wanted = list(phones)
         if not wanted:
             return {}
-        scores = self.r.zmscore(self.k.abandon_recent(), wanted)
-        return {
-            phone: int(score)
-            for phone, score in zip(wanted, scores, strict=True)
-            if score is not None and now_ms < redial_allowed_from(int(score))
-        }
+        keys = [self.k.abandon_recent(), *([self.held_numbers] if self.held_numbers else [])]
+        latest: dict[str, int] = {}
+        for key in keys:
+            for phone, score in zip(wanted, self.r.zmscore(key, wanted), strict=True):
+                if score is not None:
+                    latest[phone] = max(latest.get(phone, 0), int(score))
+        return {phone: at for phone, at in latest.items() if now_ms < redial_allowed_from(at)}

@@ -46,6 +46,12 @@ class TenantKeys:
         """HASH trunk id -> msgpack TrunkConfig (the registry the controller reconciles)."""
         return f"{self.root}:trunks"
 
+    def abandoned_numbers(self) -> str:
+        """ZSET E.164 -> epoch ms of its latest abandoned call by any campaign of the tenant
+        (kept 72 h: the UK redial hold holds a number for every campaign, not only the one
+        that abandoned it)."""
+        return f"{self.root}:abandoned_numbers"
+
     def queues(self) -> str:
         """HASH queue id -> name (agent pools)."""
         return f"{self.root}:queues"

@@ -59,7 +59,9 @@ class DialerState:
     def abandon_ledger(self, campaign_id: str) -> AbandonLedger:
         """The campaign's abandon ledger (cluster/abandon.py), in its time zone."""
         campaign = self.campaigns.get(campaign_id)
-        return AbandonLedger.for_campaign(self.r, self.keys.campaign(campaign_id), campaign)
+        return AbandonLedger.for_campaign(
+            self.r, self.keys.campaign(campaign_id), campaign, self.keys.abandoned_numbers()
+        )
 
     def abandon_budget(self, campaign_id: str) -> AbandonBudget:
         """The campaign's current abandon window: `.rate` is its abandon rate for progress and

@@ -212,3 +212,35 @@ def test_a_uk_campaigns_budget_counts_amd_false_positives(
     assert budget.abandoned == pytest.approx(3)
     assert budget.rate == pytest.approx(3 / 99)
     assert budget.target_rate == 0.03
+
+
+def test_the_uk_hold_keeps_a_number_from_every_campaign_of_the_tenant(
+    state: DialerState, clock: FakeClock
+) -> None:
+    """A number one campaign abandoned is held 72 h for the tenant's other campaigns too."""
+    leads = state.lists.create("held leads")
+    spec = {
+        "contact_list_ids": [leads.id],
+        "dialing_mode": "predictive",
+        "queue_id": "sales",
+        "safe_harbor_flow_id": "safe-harbor-message",
+        "caller_id": "+442079460000",
+        "compliance_regime": "uk",
+        "contactable_timings": {
+            "timezone": "Europe/London",
+            "windows": {"mon": [{"start": "09:00", "end": "18:00"}]},
+        },
+    }
+    first = state.campaigns.create({**spec, "name": "uk first"})
+    second = state.campaigns.create({**spec, "name": "uk second"})
+    now = clock.now_ms()
+    abandoning = state.abandon_ledger(first.id)
+    abandoning.record("call-1", LIVE, now, now)
+    abandoning.record("call-1", ABANDONED, now, now, phone="+442079460001")
+    other = state.abandon_ledger(second.id)
+    phones = ["+442079460001", "+442079460002"]
+    assert other.recently_abandoned(phones, now + HOUR_MS) == {"+442079460001": now}
+    assert other.recently_abandoned(phones, now + UK_REDIAL_HOLD_MS) == {}
+    # The second campaign's own window is untouched: the hold is per number, the rate per
+    # campaign.
+    assert state.abandon_budget(second.id).abandoned == 0
