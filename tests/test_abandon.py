@@ -24,7 +24,7 @@ from cluster.abandon import (
 from cluster.clock import FakeClock
 from cluster.errors import FailedPrecondition
 from cluster.keys import TenantKeys
-from cluster.models import ComplianceRegime
+from cluster.models import Campaign, ComplianceRegime
 from cluster.state import DialerState
 
 LIVE, ABANDONED, MACHINE = LedgerEvent.LIVE, LedgerEvent.ABANDONED, LedgerEvent.MACHINE
@@ -180,26 +180,30 @@ def test_recently_abandoned_numbers_hold_for_72_hours(
     assert ledger.recently_abandoned([], now) == {}
 
 
-def test_a_uk_campaigns_budget_counts_amd_false_positives(
-    state: DialerState, clock: FakeClock
-) -> None:
-    leads = state.lists.create("leads")
-    campaign = state.campaigns.create(
+def uk_predictive(state: DialerState, name: str, **extra: object) -> Campaign:
+    leads = state.lists.create(f"{name} leads")
+    return state.campaigns.create(
         {
-            "name": "uk predictive",
+            "name": name,
             "contact_list_ids": [leads.id],
             "dialing_mode": "predictive",
             "queue_id": "sales",
             "safe_harbor_flow_id": "safe-harbor-message",
             "caller_id": "+442079460000",
             "compliance_regime": "uk",
-            "amd_false_positive_rate": 0.1,
             "contactable_timings": {
                 "timezone": "Europe/London",
                 "windows": {"mon": [{"start": "09:00", "end": "18:00"}]},
             },
+            **extra,
         }
     )
+
+
+def test_a_uk_campaigns_budget_counts_amd_false_positives(
+    state: DialerState, clock: FakeClock
+) -> None:
+    campaign = uk_predictive(state, "uk predictive", amd_false_positive_rate=0.1)
     ledger = state.abandon_ledger(campaign.id)
     now = clock.now_ms()
     for i in range(97):
@@ -218,21 +222,8 @@ def test_the_uk_hold_keeps_a_number_from_every_campaign_of_the_tenant(
     state: DialerState, clock: FakeClock
 ) -> None:
     """A number one campaign abandoned is held 72 h for the tenant's other campaigns too."""
-    leads = state.lists.create("held leads")
-    spec = {
-        "contact_list_ids": [leads.id],
-        "dialing_mode": "predictive",
-        "queue_id": "sales",
-        "safe_harbor_flow_id": "safe-harbor-message",
-        "caller_id": "+442079460000",
-        "compliance_regime": "uk",
-        "contactable_timings": {
-            "timezone": "Europe/London",
-            "windows": {"mon": [{"start": "09:00", "end": "18:00"}]},
-        },
-    }
-    first = state.campaigns.create({**spec, "name": "uk first"})
-    second = state.campaigns.create({**spec, "name": "uk second"})
+    first = uk_predictive(state, "uk first")
+    second = uk_predictive(state, "uk second")
     now = clock.now_ms()
     abandoning = state.abandon_ledger(first.id)
     abandoning.record("call-1", LIVE, now, now)
