@@ -178,7 +178,7 @@ class CampaignDialer:
         if campaign.status is not CampaignStatus.ACTIVE:
             if campaign.dialing_mode in PACED_MODES and self.replica == 0:
                 # Paused: its calls (this life's or an earlier one's) still need agents.
-                await self._pace(campaign, wanting=self.run.leads.leased_count() > 0)
+                await self._pace(campaign, wanting=self._calls_up())
             return
         if self.run.leads.exhausted():
             self._complete_run(campaign)
@@ -410,12 +410,10 @@ class CampaignDialer:
         Idempotent per reservation: the lease taken for it is recorded before dialing, so a
         retried request (this actor died mid-call) re-sends the same originate, which the
         trunk answers as a duplicate instead of placing a second call for one agent."""
-        campaign = self.refresh()
-        if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
+        serving = self._serving(DialingMode.PROGRESSIVE)
+        if serving is None:
             return None
-        if campaign.dialing_mode is not DialingMode.PROGRESSIVE:
-            return None  # a pool that still thinks it progressive (its mode was edited)
-        run = self.run
+        campaign, run = serving
         trunks = await self._trunks()
         if not any(t.free > 0 for t in trunks):
             return None
@@ -435,6 +433,16 @@ class CampaignDialer:
                 return placed
             self.state.r.hdel(run.keys.reservations(), reservation)
         return None
+
+    def _serving(self, mode: DialingMode) -> tuple[Campaign, RunInstance] | None:
+        """The campaign and its run if it is Active in `mode`: a pool may still ask in the
+        mode the campaign had before an edit."""
+        campaign = self.refresh()
+        if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
+            return None
+        if campaign.dialing_mode is not mode:
+            return None
+        return campaign, self.run
 
     def _reserved_lead(
         self, run: RunInstance, reservation: str
@@ -476,12 +484,10 @@ class CampaignDialer:
         """Called by the pool with a reserved agent of a preview campaign: picks the lead to
         show her (leased for the offer's timeout) without dialing. Idempotent per reservation,
         like dial_for_agent."""
-        campaign = self.refresh()
-        if campaign is None or self.run is None or campaign.status is not CampaignStatus.ACTIVE:
+        serving = self._serving(DialingMode.PREVIEW)
+        if serving is None:
             return None
-        if campaign.dialing_mode is not DialingMode.PREVIEW:
-            return None  # a pool that still thinks it preview (its mode was edited)
-        run = self.run
+        campaign, run = serving
         recorded, lc = self._reserved_lead(run, reservation)
         if recorded:
             return self._context(lc, reservation, "") if lc is not None else None
@@ -604,14 +610,16 @@ class CampaignDialer:
             self.tracker.wrapped(seconds)
         return view
 
+    def _calls_up(self) -> bool:
+        """Whether the run has calls up (leases: this life's calls or an earlier one's)."""
+        return self.run is not None and self.run.leads.leased_count() > 0
+
     async def _release_pool(self, campaign: Campaign) -> None:
         """A paced campaign no longer running keeps its claim on agents while its calls last,
         then gives it up, so the queue's other campaigns get the agents."""
         if campaign.dialing_mode not in PACED_MODES or self._pool_released or self.replica:
             return
-        in_flight = bool(self.paced_calls) or (
-            self.run is not None and self.run.leads.leased_count() > 0
-        )
+        in_flight = self._calls_up()
         await self._pace(campaign, wanting=in_flight)
         self._pool_released = not in_flight
 
@@ -623,7 +631,7 @@ class CampaignDialer:
         if self.replica != 0:
             return
         has_leads = self.run.leads.has_dialable(now)
-        view = await self._pace(campaign, wanting=has_leads or bool(self.paced_calls))
+        view = await self._pace(campaign, wanting=has_leads or self._calls_up())
         if view is None or not has_leads:
             return
         if not may_dial_any(campaign, self.clock.now()):
@@ -772,21 +780,24 @@ class CampaignDialer:
         if agent:
             if call is not None and call.answered_ms:
                 self.tracker.talked((report.at_ms - call.answered_ms) / 1000)
-            connected = Completion(
+        else:
+            # No agent took it: abandoned. Recorded again here (each call's events count once)
+            # for a dialer that restarted since the answer, or whose first record failed.
+            ledger.record_abandoned_answer(report.call_id, report.at_ms, now, req.phone)
+        run.leads.complete_many([self._answered_end(campaign, lease, now, talked=bool(agent))])
+
+    def _answered_end(self, campaign: Campaign, lease: Lease, now: int, talked: bool) -> Completion:
+        """An agent campaign's answered call has ended: talked to an agent, the lead waits
+        for her disposition (held); abandoned, it is retried."""
+        if talked:
+            return Completion(
                 now, lease, Outcome.CONNECTED, retry=False, hold=True,
                 max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
             )  # fmt: skip
-            run.leads.complete_many([connected])
-            return
-        # No agent took it: abandoned. Recorded again here (each call's events count once)
-        # for a dialer that restarted since the answer, or whose first record failed.
-        ledger.record(report.call_id, LedgerEvent.LIVE, report.at_ms, now)
-        ledger.record(report.call_id, LedgerEvent.ABANDONED, report.at_ms, now, req.phone)
-        abandoned = Completion(
+        return Completion(
             now, lease, Outcome.ABANDONED, retry=True,
             max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
         )  # fmt: skip
-        run.leads.complete_many([abandoned])
 
     async def _abandon(self, campaign: Campaign, report: CallReport) -> None:
         """A live answer no agent took in time: counted, and given the safe-harbor message
@@ -875,25 +886,18 @@ class CampaignDialer:
             report.kind is CallEventKind.HUNG_UP and report.answer == CallEventKind.ANSWERED_MACHINE
         )
         if report.kind is CallEventKind.HUNG_UP and report.answered and not machine:
-            # An agent's call waits for the agent's disposition before the lead is settled.
-            connected = Completion(
-                now, lease, Outcome.CONNECTED, retry=False, hold=pool is not None,
-                max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
-            )  # fmt: skip
-            if pool is None:
+            if pool is None:  # agentless: the flow talked to the person
+                connected = Completion(
+                    now, lease, Outcome.CONNECTED, retry=False,
+                    max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
+                )  # fmt: skip
                 settled.append((run, connected))
                 return
+            # A disposition filed before this completion is kept and applied with it; an
+            # agent who never took the call means it was abandoned.
             agent = await call_reliably(pool.end_call, req.agent_id, call)
-            if _holds(agent, call):
-                # A disposition filed before this completion is kept and applied with it.
-                run.leads.complete_many([connected])
-                return
-            # The agent never took the call: it was abandoned.
-            abandoned = Completion(
-                now, lease, Outcome.ABANDONED, retry=True,
-                max_attempts=campaign.max_attempts, min_retry_ms=self.retry_ms,
-            )  # fmt: skip
-            run.leads.complete_many([abandoned])
+            talked = _holds(agent, call)
+            run.leads.complete_many([self._answered_end(campaign, lease, now, talked)])
             return
         if report.kind is CallEventKind.ANSWERED_MACHINE:
             if pool is not None:

@@ -498,7 +498,7 @@ class PoolDispatcher:
         now = self.clock.now_ms()
         try:
             campaign = self.state.campaigns.get(call.campaign_id)
-            run = self.state.keys.campaign(call.campaign_id).run(call.instance)
+            run = self._run_keys(call)
             # The lease's record is tombstoned first: an accept racing this cannot dial it.
             self.state.r.hset(run.reservations(), call.reservation, RESERVATION_CANCELLED)
             leads = LeadState(self.state.r, run, campaign.dialing_order)
@@ -587,7 +587,7 @@ class PoolDispatcher:
             campaign = self.state.campaigns.get(call.campaign_id)
         except NotFound:
             return 0
-        run = self.state.keys.campaign(call.campaign_id).run(call.instance)
+        run = self._run_keys(call)
         leads = LeadState(self.state.r, run, campaign.dialing_order)
         at = redial_at(disposed, self.clock.now_ms(), campaign.retry_period_minutes * 60_000)
         return leads.dispose(call.lead, at, campaign.max_attempts)

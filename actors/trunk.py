@@ -17,7 +17,6 @@ import ray
 import redis
 
 from actors.runtime import RuntimeConfig, find_actor
-from cluster.abandon import LedgerEvent
 from cluster.answers import ABANDONED, AnswerClaims
 from cluster.codec import text
 from cluster.dialing import is_live_answer
@@ -282,10 +281,9 @@ class Trunk:
         try:
             if self.claims.claim(run, call_id, ABANDONED) != ABANDONED:
                 return  # an agent took it
-            ledger = self.state.abandon_ledger(req.campaign_id)
-            now = self.clock.now_ms()
-            ledger.record(call_id, LedgerEvent.LIVE, answered_ms, now)
-            ledger.record(call_id, LedgerEvent.ABANDONED, answered_ms, now, req.phone)
+            self.state.abandon_ledger(req.campaign_id).record_abandoned_answer(
+                call_id, answered_ms, self.clock.now_ms(), req.phone
+            )
         except (redis.RedisError, NotFound):
             log.exception("call %s: could not settle an unclaimed answer", call_id)
             return

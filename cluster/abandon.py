@@ -288,6 +288,15 @@ class AbandonLedger:
             pipe.execute()
         return bool(counted)
 
+    def record_abandoned_answer(
+        self, call_id: str, answered_ms: int, now_ms: int, phone: str
+    ) -> None:
+        """Counts a live answer and its abandon, each once whatever was counted before (for
+        whoever settles an answer its dialer may not have counted: a restarted dialer, the
+        trunk covering for a dead one)."""
+        self.record(call_id, LedgerEvent.LIVE, answered_ms, now_ms)
+        self.record(call_id, LedgerEvent.ABANDONED, answered_ms, now_ms, phone)
+
     # Reading -----------------------------------------------------------------------------
     def us_counts(self, now_ms: int) -> AbandonCounts:
         """Counts of the rolling 30 days (to the hour) ending now."""

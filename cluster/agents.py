@@ -172,6 +172,13 @@ class AgentPool:
             agent.wrap_up_until_ms = 0
         return agent
 
+    def _back_in_line(self, agent: Agent, now_ms: int, idle_since_ms: int) -> Agent:
+        """Available again, at the place in line `idle_since_ms` gives (a call that never
+        reached her does not send her to the back)."""
+        self._move(agent, AgentState.AVAILABLE, now_ms)
+        agent.idle_since_ms = idle_since_ms
+        return agent
+
     # Agent actions -----------------------------------------------------------------------
     def login(self, agent_id: str, now_ms: int) -> Agent:
         agent = self.agents.get(agent_id)
@@ -317,9 +324,7 @@ class AgentPool:
         if agent.state is not AgentState.ON_CALL or not self._holds(agent, call):
             return agent
         idle_since = agent.idle_since_ms if idle_since_ms is None else idle_since_ms
-        self._move(agent, AgentState.AVAILABLE, now_ms)
-        agent.idle_since_ms = idle_since
-        return agent
+        return self._back_in_line(agent, now_ms, idle_since)
 
     def holder(self, call: CallContext) -> Agent | None:
         """The agent on (or wrapping up) `call`, if any."""
@@ -352,10 +357,7 @@ class AgentPool:
         agent = self.get(agent_id)
         if agent.state is not AgentState.RESERVED or not self._holds(agent, call):
             return agent
-        idle_since = agent.idle_since_ms
-        self._move(agent, AgentState.AVAILABLE, now_ms)
-        agent.idle_since_ms = idle_since
-        return agent
+        return self._back_in_line(agent, now_ms, agent.idle_since_ms)
 
     def connect(self, agent_id: str, call: CallContext, now_ms: int) -> Agent:
         agent = self.get(agent_id)
