@@ -89,14 +89,15 @@ class Agent:
     """When the agent last became free; the smallest value is the most idle agent."""
     call: CallContext | None = None
     wrap_up_until_ms: int = 0
-    offered_at_ms: int = 0
-    """Preview: when the contact in `call` was offered (0: the agent holds no offer)."""
+    offered_at_ms: int | None = None
+    """Preview: when the contact in `call` was offered (None: the agent holds no offer; 0 is a
+    valid instant on a test clock)."""
     offer_timeout_ms: int = 0
 
     @property
     def offer(self) -> PreviewOffer | None:
         """The preview offer the agent is deciding on, if any."""
-        if not self.offered_at_ms or self.call is None or self.state is not AgentState.RESERVED:
+        if self.offered_at_ms is None or self.call is None or self.state is not AgentState.RESERVED:
             return None
         return PreviewOffer(self.id, self.call.lead, self.offered_at_ms, self.offer_timeout_ms)
 
@@ -115,7 +116,7 @@ class Agent:
             idle_since_ms=record["idle_since_ms"],
             call=CallContext(**call) if call else None,
             wrap_up_until_ms=record.get("wrap_up_until_ms", 0),
-            offered_at_ms=record.get("offered_at_ms", 0),
+            offered_at_ms=record.get("offered_at_ms"),
             offer_timeout_ms=record.get("offer_timeout_ms", 0),
         )
 
@@ -165,7 +166,7 @@ class AgentPool:
     def _move(self, agent: Agent, state: AgentState, now_ms: int) -> Agent:
         agent.state = state
         agent.state_since_ms = now_ms
-        agent.offered_at_ms = agent.offer_timeout_ms = 0
+        agent.offered_at_ms, agent.offer_timeout_ms = None, 0
         if state is AgentState.AVAILABLE:
             agent.idle_since_ms = now_ms
             agent.call = None
@@ -287,7 +288,7 @@ class AgentPool:
         if offer is None:
             raise FailedPrecondition(f"agent {agent_id} has no preview offer (is {agent.state})")
         offer.accept(now_ms)  # refuses a timed-out offer
-        agent.offered_at_ms = agent.offer_timeout_ms = 0
+        agent.offered_at_ms, agent.offer_timeout_ms = None, 0
         # Reserved for a call from now on: the stale-reservation check counts from here, not
         # from the offer (which may have lasted longer than any call rings).
         agent.state_since_ms = now_ms

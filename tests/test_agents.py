@@ -729,7 +729,7 @@ class AgentPoolMachine(RuleBasedStateMachine):
     @invariant()
     def only_reserved_agents_hold_offers(self) -> None:
         for agent in self.pool.agents.values():
-            if agent.offered_at_ms:
+            if agent.offered_at_ms is not None:
                 assert agent.state is AgentState.RESERVED and agent.call is not None
 
     @invariant()
@@ -826,6 +826,16 @@ def test_an_offer_holds_the_agent_reserved_with_the_contact() -> None:
     assert agent.offer == PreviewOffer("ann", 9, 1_000, 30_000)
     restored = Agent.from_record(msgpack.unpackb(msgpack.packb(agent.to_record())))
     assert restored.offer == agent.offer  # a restarted pool keeps the offer and its deadline
+
+
+def test_an_offer_made_at_the_clocks_zero_is_still_an_offer() -> None:
+    # Found by the state machine: 0 once meant "no offer", and a test clock starts at 0.
+    pool = pool_of("ann")
+    offered(pool, at_ms=0)
+    agent = pool.agents["ann"]
+    assert agent.offer == PreviewOffer("ann", 9, 0, 30_000)
+    restored = Agent.from_record(msgpack.unpackb(msgpack.packb(agent.to_record())))
+    assert restored.offer == agent.offer
 
 
 def test_accepting_keeps_the_agent_reserved_for_the_call_and_ends_the_offer() -> None:
