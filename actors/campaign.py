@@ -35,7 +35,6 @@ from cluster.answers import ABANDONED, AnswerClaims
 from cluster.dialing import (
     Outcome,
     agentless_slots,
-    attempt_key,
     is_live_answer,
     resolve_unanswered,
 )
@@ -171,7 +170,7 @@ class CampaignDialer:
             return
         self._pool_released = False
         now = self.clock.now_ms()
-        self.run.leads.reap(now, campaign.max_attempts, self.retry_ms)
+        self.run.reap(now, campaign.max_attempts, self.retry_ms)
         if occurrence_over(campaign, self.clock.now()):
             self._end_occurrence(campaign)
             return
@@ -323,9 +322,7 @@ class CampaignDialer:
         # only be answered as a duplicate.
         deadline = dial_deadline(campaign, lc.contact, now_dt)
         return OriginateRequest(
-            idempotency_key=attempt_key(
-                self.campaign_id, self.run.instance, lc.lease.lead, lc.lease.attempt
-            ),
+            idempotency_key=self.run.attempt_key(lc.lease),
             campaign_id=self.campaign_id,
             instance=self.run.instance,
             lead=lc.lease.lead,
@@ -516,7 +513,7 @@ class CampaignDialer:
         if lc is None:
             return None
         trunks = await self._trunks()
-        key = attempt_key(self.campaign_id, run.instance, lc.lease.lead, lc.lease.attempt)
+        key = run.attempt_key(lc.lease)
         if self.state.r.hexists(run.keys.idempotency(), key):
             return await self._call_for_agent(
                 campaign, lc, trunks, agent_id, reservation, resend=True

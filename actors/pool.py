@@ -561,7 +561,7 @@ class PoolDispatcher:
             call = dataclasses.replace(
                 call, instance=instance, lead=lead, token=token, attempt=attempt
             )
-        key = attempt_key(call.campaign_id, instance, call.lead, call.attempt)
+        key = attempt_key(call.campaign_id, instance, call.lead, call.attempt, call.token)
         call_id = r.hget(run.idempotency(), key)
         record = r.hget(run.calls(), call_id) if call_id is not None else None
         if call_id is None or record is None:

@@ -18,7 +18,7 @@ import msgpack
 import redis
 
 from bench.common import Timer, bench_prefix, drop_prefix, parser, print_table, redis_server
-from cluster.dialing import Outcome, attempt_key
+from cluster.dialing import Outcome
 from cluster.models import Campaign, ContactableTimings
 from cluster.state import DialerState
 from cluster.telephony import CarrierProfile
@@ -79,7 +79,7 @@ def redis_alone(state: DialerState, campaign: Campaign) -> tuple[int, float]:
                 break
             pipe = state.r.pipeline(transaction=False)
             for lc in leased:
-                key = attempt_key(campaign.id, run.instance, lc.lease.lead, lc.lease.attempt)
+                key = run.attempt_key(lc.lease)
                 call_id = uuid.uuid4().hex[:12]
                 pipe.hsetnx(run.keys.idempotency(), key, call_id)
                 pipe.hset(run.keys.calls(), call_id, msgpack.packb({"lead": lc.lease.lead}))

@@ -60,6 +60,13 @@ def agentless_slots(pacing: int, in_flight: int) -> int:
     return max(0, pacing - in_flight)
 
 
-def attempt_key(campaign_id: str, instance: int, lead: int, attempt: int) -> str:
-    """Names one attempt on one lead: the originate idempotency key."""
-    return f"{campaign_id}:{instance}:{lead}:{attempt}"
+def attempt_key_prefix(campaign_id: str, instance: int) -> str:
+    """What every attempt key of one run instance starts with (the reaper looks them up)."""
+    return f"{campaign_id}:{instance}:"
+
+
+def attempt_key(campaign_id: str, instance: int, lead: int, attempt: int, token: str) -> str:
+    """Names one attempt on one lead under one lease: the originate idempotency key. The lease
+    token is part of it because an attempt number can be leased again when its first lease
+    lapsed with no call placed (leads.py REAP_LUA)."""
+    return f"{attempt_key_prefix(campaign_id, instance)}{lead}:{attempt}:{token}"

@@ -11,7 +11,10 @@ A lease is the only way to dial a lead, and leasing pops it from ready, so two d
 node or many) never hold the same lead. The attempt is counted when the lead is leased; if the
 lead is then not dialed (DNC, outside its window) the release takes the attempt back. A dialer
 that dies leaves its leases to lapse; `reap` returns them to waiting, counted as an attempt of
-unknown outcome, no sooner than the retry period (a call may have been placed).
+unknown outcome, no sooner than the retry period (a call may have been placed). Given the run's
+attempt-key prefix, `reap` first asks the run's idempotency hash: a lease whose attempt no trunk
+ever recorded had no call placed, and cannot have one later (the origination script checks the
+lease it is reaping), so its attempt is taken back and the lead may be dialed at once.
 
 Leads are integers: the lead's position across the campaign's contact lists (see runs.py).
 Times are epoch milliseconds from the caller's clock, so tests run on a fake clock.
@@ -40,13 +43,19 @@ local function rank(lead, order, seed)
 end
 """
 
-# Shared by the scripts that record outcomes. KEYS[10], when given, is the campaign's counters
-# hash (keys.py CampaignKeys.counters): metrics counted in the same step as the state change.
-_COUNT_LUA = """
+
+def _count_lua(index: int = 10) -> str:
+    """Shared by the scripts that record outcomes. KEYS[index], when given, is the campaign's
+    counters hash (keys.py CampaignKeys.counters): metrics counted in the same step as the
+    state change."""
+    return f"""
 local function count(field)
-  if KEYS[10] then redis.call('HINCRBY', KEYS[10], field, 1) end
+  if KEYS[{index}] then redis.call('HINCRBY', KEYS[{index}], field, 1) end
 end
 """
+
+
+_COUNT_LUA = _count_lua()
 
 # KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
 # ARGV: now_ms, n, ttl_ms, max_attempts, order, seed, promote_limit, max_leased
@@ -184,32 +193,50 @@ return renewed
 """
 
 # KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo,
-#       [counters]
-# ARGV: now_ms, limit, max_attempts, retry_ms
-# Takes back lapsed leases. Their attempt stands (a call may have been placed), so each lead
-# waits a full retry period, or is final if it has no attempts left. Returns the leads.
+#       idempotency, [counters]
+# ARGV: now_ms, limit, max_attempts, retry_ms, attempt_prefix ('' : unknown)
+# Takes back lapsed leases. An attempt recorded in the idempotency hash (under
+# attempt_prefix .. lead .. ':' .. attempt .. ':' .. token, dialing.attempt_key) had a call
+# placed: it stands, so the lead waits a full retry period, or is final if it has no attempts
+# left. An attempt not recorded there was
+# never placed and never will be (the lease it needed is gone): it is taken back and the lead is
+# due at once. With no prefix every attempt stands. Returns the leads whose attempt stood.
 REAP_LUA = (
-    _COUNT_LUA
+    _count_lua(11)
     + """
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local counted = {}
 for _, lead in ipairs(lapsed) do
+  local token = redis.call('HGET', KEYS[3], lead)
+  local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
+  local key = ARGV[5] .. lead .. ':' .. made .. ':' .. tostring(token)
   redis.call('HDEL', KEYS[9], lead)
   redis.call('HDEL', KEYS[3], lead)
   redis.call('ZREM', KEYS[4], lead)
-  redis.call('HINCRBY', KEYS[7], 'dialed', 1)
-  redis.call('HINCRBY', KEYS[7], 'lease_expired', 1)
-  count('call:lease_expired')
-  redis.call('HSET', KEYS[8], lead, 'lease_expired')
-  local made = tonumber(redis.call('HGET', KEYS[5], lead) or '0')
-  if made < tonumber(ARGV[3]) then
-    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), lead)
+  if ARGV[5] ~= '' and token and not redis.call('HGET', KEYS[10], key) then
+    if made <= 1 then
+      redis.call('HDEL', KEYS[5], lead)
+    else
+      redis.call('HSET', KEYS[5], lead, made - 1)
+    end
+    redis.call('HINCRBY', KEYS[7], 'leases_unplaced', 1)
+    redis.call('ZADD', KEYS[2], now, lead)
   else
-    redis.call('HSET', KEYS[6], lead, 'lease_expired')
-    redis.call('HINCRBY', KEYS[7], 'completed', 1)
+    counted[#counted + 1] = lead
+    redis.call('HINCRBY', KEYS[7], 'dialed', 1)
+    redis.call('HINCRBY', KEYS[7], 'lease_expired', 1)
+    count('call:lease_expired')
+    redis.call('HSET', KEYS[8], lead, 'lease_expired')
+    if made < tonumber(ARGV[3]) then
+      redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), lead)
+    else
+      redis.call('HSET', KEYS[6], lead, 'lease_expired')
+      redis.call('HINCRBY', KEYS[7], 'completed', 1)
+    end
   end
 end
-return lapsed
+return counted
 """
 )
 
@@ -293,6 +320,8 @@ class Progress:
     waiting: int
     completed: int
     outcomes: dict[str, int]
+    leases_unplaced: int = 0
+    """Leases that lapsed with no call placed (their dialer died first): taken back, not dialed."""
 
     @property
     def remaining(self) -> int:
@@ -430,8 +459,22 @@ class LeadState:
             return 0
         return int(self._renew(keys=[self.k.leases(), self.k.lease_expiry()], args=args))
 
-    def reap(self, now_ms: int, max_attempts: int, retry_ms: int, limit: int = 1000) -> list[int]:
-        raw = self._reap(keys=self._keys, args=[now_ms, limit, max_attempts, retry_ms])
+    def reap(
+        self,
+        now_ms: int,
+        max_attempts: int,
+        retry_ms: int,
+        limit: int = 1000,
+        attempt_prefix: str = "",
+    ) -> list[int]:
+        """Takes back lapsed leases; returns the leads whose attempt counted (`lease_expired`).
+
+        attempt_prefix: the run's originate idempotency keys up to the lead
+        (`dialing.attempt_key`); a lapsed attempt without a key had no call and is taken back.
+        '' counts every lapsed attempt (for a caller that cannot tell)."""
+        keys = self._keys
+        keys = [*keys[:9], self.k.idempotency(), *keys[9:]]
+        raw = self._reap(keys=keys, args=[now_ms, limit, max_attempts, retry_ms, attempt_prefix])
         return [int(x) for x in raw]
 
     def dispose(self, lead: int, at_ms: int | None, max_attempts: int) -> int:
@@ -458,6 +501,7 @@ class LeadState:
             ready=int(ready),
             waiting=int(waiting),
             completed=values.pop("completed", 0),
+            leases_unplaced=values.pop("leases_unplaced", 0),
             outcomes=values,
         )
 

@@ -16,6 +16,7 @@ import redis
 
 from cluster.codec import text
 from cluster.contacts import ContactListStore
+from cluster.dialing import attempt_key, attempt_key_prefix
 from cluster.dnc import DncStore
 from cluster.keys import TenantKeys
 from cluster.leads import LeadState, Lease
@@ -233,6 +234,20 @@ class RunInstance:
             for (i, _), contact in zip(items, found, strict=True):
                 out[i] = (list_id, contact)
         return out
+
+    def attempt_key(self, lease: Lease) -> str:
+        """The originate idempotency key of the attempt `lease` was taken for."""
+        return attempt_key(self.campaign_id, self.instance, lease.lead, lease.attempt, lease.token)
+
+    def reap(self, now_ms: int, max_attempts: int, retry_ms: int) -> list[int]:
+        """Takes back lapsed leases: an attempt a trunk placed counts (`lease_expired`), one
+        never placed (its dialer died first) is taken back. Returns the leads that counted."""
+        return self.leads.reap(
+            now_ms,
+            max_attempts,
+            retry_ms,
+            attempt_prefix=attempt_key_prefix(self.campaign_id, self.instance),
+        )
 
     def lease_contacts(
         self, now_ms: int, n: int, ttl_ms: int, max_attempts: int, max_leased: int = -1

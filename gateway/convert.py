@@ -500,6 +500,7 @@ def progress_to_proto(
         completed=progress.completed,
         remaining=progress.remaining,
         outcomes=dict(progress.outcomes),
+        leases_unplaced=progress.leases_unplaced,
     )
     if abandon is not None:
         out.abandon_window.CopyFrom(

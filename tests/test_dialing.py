@@ -11,6 +11,7 @@ from cluster.dialing import (
     Resolution,
     agentless_slots,
     attempt_key,
+    attempt_key_prefix,
     is_live_answer,
     resolve_unanswered,
 )
@@ -99,9 +100,12 @@ def test_agentless_slots_never_negative_and_never_exceed_pacing(
 
 
 def test_attempt_key_format() -> None:
-    assert attempt_key("camp-1", 2, 37, 3) == "camp-1:2:37:3"
-    assert attempt_key("camp-1", 2, 37, 3) != attempt_key("camp-1", 2, 37, 4)
-    assert attempt_key("camp-1", 2, 37, 3) != attempt_key("camp-1", 3, 37, 3)
+    assert attempt_key("camp-1", 2, 37, 3, "81") == "camp-1:2:37:3:81"
+    assert attempt_key("camp-1", 2, 37, 3, "81").startswith(attempt_key_prefix("camp-1", 2))
+    assert attempt_key("camp-1", 2, 37, 3, "81") != attempt_key("camp-1", 2, 37, 4, "81")
+    assert attempt_key("camp-1", 2, 37, 3, "81") != attempt_key("camp-1", 3, 37, 3, "81")
+    # One attempt number leased twice (the first lease lapsed unplaced): two keys.
+    assert attempt_key("camp-1", 2, 37, 3, "81") != attempt_key("camp-1", 2, 37, 3, "90")
 
 
 # TokenBucket -----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Lead state invariants against a real Redis, with hypothesis driving random interleavings.
 
-The machine plays one or more dialers: it leases, completes (final or retry), defers, lets
-leases lapse and reaps them, and adds numbers to the DNC list mid-run. After every step the
+The machine plays one or more dialers: it leases, places calls (the trunk's origination script),
+completes (final or retry), defers, lets leases lapse and reaps them (an attempt counts only if
+its call was placed, when the reaper is told where to look), and adds numbers to the DNC list
+mid-run. After every step the
 invariants must hold in Redis itself, not just in the model.
 """
 
@@ -11,7 +13,7 @@ import uuid
 
 import pytest
 import redis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -28,6 +30,7 @@ from hypothesis.stateful import (
 from cluster.clock import FakeClock
 from cluster.leads import Completion, LeadState, Lease, lead_rank
 from cluster.models import Campaign, ContactableTimings, DialingOrder
+from cluster.origination import OriginationRequest, Originations
 from cluster.runs import DNC_BLOCKED, LeasedContact, RunInstance
 from cluster.state import DialerState
 
@@ -85,6 +88,7 @@ class LeadMachine(RuleBasedStateMachine):
         self.dialed: dict[int, int] = {}  # lead -> attempts the model saw leased
         self.awaiting: set[int] = set()  # leads held for an agent's disposition
         self.pending: dict[int, bool] = {}  # lead -> retry, disposed while still leased
+        self.placed: set[str] = set()  # tokens of leases a trunk placed a call on
 
     def teardown(self) -> None:
         keys = list(self.state.r.scan_iter(match=f"{self.state.keys.prefix}:*"))
@@ -104,6 +108,25 @@ class LeadMachine(RuleBasedStateMachine):
             self.holding[lead] = lc
             self.dialed[lead] = lc.lease.attempt
         return multiple(*got)
+
+    @rule(lc=held)
+    def place_a_call(self, lc: LeasedContact) -> None:
+        now = self.clock.now_ms()
+        request = OriginationRequest(
+            self.run.keys, "hyp-counters", idempotency_key=self.run.attempt_key(lc.lease),
+            refusal="", lead=lc.lease.lead, token=lc.lease.token, lease_until_ms=now + TTL_MS,
+            call_id=f"call-{lc.lease.token}", record={"lead": lc.lease.lead}, originated_field="o",
+            now_ms=now,
+        )  # fmt: skip
+        (answer,) = Originations(self.state.r).record_many([request])
+        current = self.holding.get(lc.lease.lead)
+        if lc.lease.token in self.placed:
+            assert answer.result == "duplicate" and answer.call_id == f"call-{lc.lease.token}"
+        elif current is None or current.lease.token != lc.lease.token:
+            assert answer.result == "lease_lost", "a call was placed on a lease no longer held"
+        else:
+            assert answer.result == "placed"
+            self.placed.add(lc.lease.token)
 
     @rule(lc=consumes(held), outcome=st.sampled_from(["connected", "busy", "no_answer"]))
     def complete(self, lc: LeasedContact, outcome: str) -> None:
@@ -190,13 +213,33 @@ class LeadMachine(RuleBasedStateMachine):
         self.clock.advance(seconds)
 
     @rule()
-    def reap(self) -> None:
+    def reap_without_knowing_which_calls_were_placed(self) -> None:
         now = self.clock.now_ms()
         reaped = self.run.leads.reap(now, self.max_attempts, RETRY_MS)
         for lead in reaped:
             self.holding.pop(lead)
             self.pending.pop(lead, None)
             self.not_before[lead] = now + RETRY_MS
+
+    @rule(lapse=st.booleans())
+    def reap(self, lapse: bool) -> None:
+        if lapse:  # as a dialer that died holding leases: they all lapse
+            self.clock.advance(TTL_MS / 1000 + 1)
+        now = self.clock.now_ms()
+        counted = self.run.reap(now, self.max_attempts, RETRY_MS)
+        still_leased = set(self.run.leads.snapshot()["leases"])
+        for lead in set(self.holding) - still_leased:
+            lapsed = self.holding.pop(lead)
+            self.pending.pop(lead, None)
+            attempts = self.run.leads.snapshot()["attempts"].get(lead, 0)
+            if lapsed.lease.token in self.placed:
+                event("reaped: a placed attempt counts")
+                assert lead in counted, "an attempt whose call was placed was not counted"
+                self.not_before[lead] = now + RETRY_MS
+            else:
+                event("reaped: an unplaced attempt is taken back")
+                assert lead not in counted, "an attempt never placed was counted"
+                assert attempts == lapsed.lease.attempt - 1
 
     @precondition(lambda self: bool(getattr(self, "holding", None)))
     @rule()

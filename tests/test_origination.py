@@ -64,3 +64,44 @@ def test_origination_answers_in_order_duplicate_refusal_lease_then_places(
     again = record(refusal="cps", call_id="t-2")
     assert (again.result, again.call_id) == ("duplicate", "t-1")
     assert state.r.hlen(run.keys.calls()) == 1 and state.r.hget(counters, "originated:t") == b"1"
+
+
+def originate(state: DialerState, run, leased, now_ms: int, call_id: str) -> str:  # type: ignore[no-untyped-def]
+    """What the trunk's script answers to placing `leased`'s call now."""
+    request = OriginationRequest(
+        run.keys, "c", idempotency_key=run.attempt_key(leased.lease), refusal="",
+        lead=leased.lease.lead, token=leased.lease.token, lease_until_ms=now_ms + 60_000,
+        call_id=call_id, record={}, originated_field="o", now_ms=now_ms,
+    )  # fmt: skip
+    return Originations(state.r).record_many([request])[0].result
+
+
+def test_a_lease_lapsed_before_its_call_was_placed_is_taken_back_uncounted(
+    state: DialerState,
+) -> None:
+    """A dialer that dies between leasing and originating: the lead is not an attempt, and an
+    originate arriving after the reap cannot place a call."""
+    campaign, run, leased = leased_run(state)
+    now = state.clock.now_ms()
+    assert run.reap(now + 60_001, campaign.max_attempts, retry_ms=3_600_000) == []
+    progress = run.leads.progress()
+    assert (progress.dialed, progress.leases_unplaced, progress.outcomes) == (0, 1, {})
+    assert run.leads.snapshot()["attempts"] == {}
+    assert originate(state, run, leased, now + 60_001, "late") == "lease_lost"
+    # Due at once, as the same attempt under a new lease (and a new idempotency key).
+    (again,) = run.lease_contacts(now + 60_001, 1, 60_000, campaign.max_attempts)
+    assert (again.lease.lead, again.lease.attempt) == (leased.lease.lead, 1)
+    assert run.attempt_key(again.lease) != run.attempt_key(leased.lease)
+
+
+def test_a_lease_lapsed_after_its_call_was_placed_counts_as_an_attempt(
+    state: DialerState,
+) -> None:
+    campaign, run, leased = leased_run(state)
+    now = state.clock.now_ms()
+    assert originate(state, run, leased, now, "lost-with-its-trunk") == "placed"
+    assert run.reap(now + 60_001, campaign.max_attempts, retry_ms=3_600_000) == [0]
+    progress = run.leads.progress()
+    assert (progress.dialed, progress.leases_unplaced) == (1, 0)
+    assert progress.outcomes == {"lease_expired": 1}
+    assert run.lease_contacts(now + 60_001, 1, 60_000, campaign.max_attempts) == []  # retry wait

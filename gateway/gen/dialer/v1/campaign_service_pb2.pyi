@@ -237,7 +237,7 @@ class Occurrence(_message.Message):
     def __init__(self, index: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CampaignProgress(_message.Message):
-    __slots__ = ("run_instance", "total", "dialed", "in_progress", "ready", "waiting", "completed", "remaining", "outcomes", "abandon_window")
+    __slots__ = ("run_instance", "total", "dialed", "in_progress", "ready", "waiting", "completed", "remaining", "outcomes", "abandon_window", "leases_unplaced")
     class OutcomesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -255,6 +255,7 @@ class CampaignProgress(_message.Message):
     REMAINING_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     ABANDON_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    LEASES_UNPLACED_FIELD_NUMBER: _ClassVar[int]
     run_instance: int
     total: int
     dialed: int
@@ -265,7 +266,8 @@ class CampaignProgress(_message.Message):
     remaining: int
     outcomes: _containers.ScalarMap[str, int]
     abandon_window: AbandonWindow
-    def __init__(self, run_instance: _Optional[int] = ..., total: _Optional[int] = ..., dialed: _Optional[int] = ..., in_progress: _Optional[int] = ..., ready: _Optional[int] = ..., waiting: _Optional[int] = ..., completed: _Optional[int] = ..., remaining: _Optional[int] = ..., outcomes: _Optional[_Mapping[str, int]] = ..., abandon_window: _Optional[_Union[AbandonWindow, _Mapping]] = ...) -> None: ...
+    leases_unplaced: int
+    def __init__(self, run_instance: _Optional[int] = ..., total: _Optional[int] = ..., dialed: _Optional[int] = ..., in_progress: _Optional[int] = ..., ready: _Optional[int] = ..., waiting: _Optional[int] = ..., completed: _Optional[int] = ..., remaining: _Optional[int] = ..., outcomes: _Optional[_Mapping[str, int]] = ..., abandon_window: _Optional[_Union[AbandonWindow, _Mapping]] = ..., leases_unplaced: _Optional[int] = ...) -> None: ...
 
 class AbandonWindow(_message.Message):
     __slots__ = ("rate", "live_answers", "abandoned", "target_rate", "compliance_regime")
