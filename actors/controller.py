@@ -178,20 +178,35 @@ class Controller:
         """The scheduler's passes and the reconciler's run in worker threads: creating an
         actor or asking the GCS for one can block for seconds on a busy node, and a
         schedule step must not wait behind that (nor must calls to this actor)."""
-        reconciler = asyncio.get_running_loop().create_task(self._reconcile_loop())
+        loop = asyncio.get_running_loop()
+        reconciler = loop.create_task(self._reconcile_loop())
+        follow_ups: set[asyncio.Task[None]] = set()
         try:
             while True:
                 try:
                     changed = await asyncio.to_thread(self.registry.run_schedules)
                     if changed:
-                        await self._reconcile()
-                    for campaign_id, _ in changed:
-                        await self._poke(campaign_id)
+                        # Not awaited: a re-scrub's dialer may take seconds to start, and the
+                        # occurrence's start step must not wait for it.
+                        task = loop.create_task(self._start_dialers(changed))
+                        follow_ups.add(task)
+                        task.add_done_callback(follow_ups.discard)
                 except Exception:
                     log.exception("scheduling pass failed")
                 await asyncio.sleep(self.registry.cfg.schedule_every_s)
         finally:
             reconciler.cancel()
+            for task in follow_ups:
+                task.cancel()
+
+    async def _start_dialers(self, changed: list[tuple[str, StepKind]]) -> None:
+        """After schedule steps: the dialers they need run, and re-read their records."""
+        try:
+            await self._reconcile()
+            for campaign_id, _ in changed:
+                await self._poke(campaign_id)
+        except Exception:
+            log.exception("starting dialers after schedule steps failed")
 
     async def _reconcile_loop(self) -> None:
         while True:

@@ -111,11 +111,13 @@ def test_a_daily_campaign_dials_the_whole_list_afresh_in_each_of_two_occurrences
 def test_an_occurrence_ending_mid_call_lets_the_call_finish_and_starts_no_more(
     redis_url: str,
 ) -> None:
-    # One occurrence of an hour, from two minutes on: far too short for 150 numbers at
-    # pacing 4.
-    with start(runtime(redis_url, schedule_every_s=0.05), TRUNKS) as cluster:
+    # One occurrence of an hour, from two minutes on: far too short for 400 numbers at
+    # pacing 4. At 120x the hour is 30 real seconds: at 600x (6 s) a loaded machine's stall
+    # in starting the occurrence could outlast it, and the test saw no call at all.
+    cfg = runtime(redis_url, schedule_every_s=0.05, time_scale=120.0)
+    with start(cfg, TRUNKS) as cluster:
         state = cluster.state
-        numbers = phones(150)
+        numbers = phones(400)
         list_id = make_list(state, numbers)
         soon = state.clock.now().astimezone(NEW_YORK).replace(tzinfo=None, second=0, microsecond=0)
         begin = soon + timedelta(minutes=2)
