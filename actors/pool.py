@@ -48,6 +48,7 @@ from cluster.dialing import attempt_key
 from cluster.errors import FailedPrecondition, NotFound
 from cluster.keys import RunKeys
 from cluster.leads import LeadState, Lease
+from cluster.models import DialingOrder
 from cluster.pacing import CONNECT_GRACE_S
 from cluster.telephony import CallEventKind
 
@@ -563,6 +564,15 @@ class PoolDispatcher:
             )
         key = attempt_key(call.campaign_id, instance, call.lead, call.attempt, call.token)
         call_id = r.hget(run.idempotency(), key)
+        if call_id is None:
+            # Not placed yet, and its dialer has taken longer than any call rings (stalled, or
+            # dead): the lease goes back unless the originate lands first, so no call can come
+            # for an agent freed here. Either way the answer is settled in Redis, not guessed.
+            lease = Lease(call.lead, call.token, call.attempt)
+            withdrawn = LeadState(r, run, DialingOrder.LIST_ORDER).defer(
+                lease, self.clock.now_ms(), unless_placed_as=key
+            )
+            call_id = None if withdrawn else r.hget(run.idempotency(), key)
         record = r.hget(run.calls(), call_id) if call_id is not None else None
         if call_id is None or record is None:
             return "lost", call

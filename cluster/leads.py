@@ -103,14 +103,19 @@ return out
 )
 
 # KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last, pending_dispo,
-#       [counters]
-# ARGV: lead, token, kind ('defer' | 'final'), until_ms (defer) or outcome (final)
-# Gives back a lease on which no call was placed: the attempt is taken back.
+#       idempotency, [counters]
+# ARGV: lead, token, kind ('defer' | 'final'), until_ms (defer) or outcome (final),
+#       attempt_key ('' : the caller knows no call was placed)
+# Gives back a lease on which no call was placed: the attempt is taken back. With an
+# attempt_key, refused if that originate is recorded: a caller that cannot know (an agent pool
+# settling a stale reservation) gives the lease back only if no call was placed, and then none
+# can be, as the origination script checks the lease in the same atomic way.
 RELEASE_LUA = (
-    _COUNT_LUA
+    _count_lua(11)
     + """
 local lead = ARGV[1]
 if redis.call('HGET', KEYS[3], lead) ~= ARGV[2] then return 0 end
+if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[10], ARGV[5]) == 1 then return 0 end
 redis.call('HDEL', KEYS[3], lead)
 redis.call('ZREM', KEYS[4], lead)
 redis.call('HDEL', KEYS[9], lead)
@@ -411,17 +416,23 @@ class LeadState:
             Lease(int(raw[i]), str(int(raw[i + 1])), int(raw[i + 2])) for i in range(0, len(raw), 3)
         ]
 
-    def defer(self, lease: Lease, until_ms: int) -> bool:
-        """Gives a lease back undialed; the lead waits until `until_ms`, its attempt untaken."""
-        return bool(
-            self._release(keys=self._keys, args=[lease.lead, lease.token, "defer", until_ms])
-        )
+    @property
+    def _keys_with_idempotency(self) -> list[str]:
+        keys = self._keys
+        return [*keys[:9], self.k.idempotency(), *keys[9:]]
+
+    def defer(self, lease: Lease, until_ms: int, unless_placed_as: str = "") -> bool:
+        """Gives a lease back undialed; the lead waits until `until_ms`, its attempt untaken.
+
+        unless_placed_as: the attempt's originate idempotency key; refused (False) if a call
+        was placed under it, and otherwise no call can be placed on the lease after this."""
+        args: list[int | str] = [lease.lead, lease.token, "defer", until_ms, unless_placed_as]
+        return bool(self._release(keys=self._keys_with_idempotency, args=args))
 
     def block(self, lease: Lease, outcome: str) -> bool:
         """Gives a lease back undialed and makes the lead final (for example `dnc_blocked`)."""
-        return bool(
-            self._release(keys=self._keys, args=[lease.lead, lease.token, "final", outcome])
-        )
+        args: list[int | str] = [lease.lead, lease.token, "final", outcome, ""]
+        return bool(self._release(keys=self._keys_with_idempotency, args=args))
 
     def complete(
         self,
@@ -472,8 +483,7 @@ class LeadState:
         attempt_prefix: the run's originate idempotency keys up to the lead
         (`dialing.attempt_key`); a lapsed attempt without a key had no call and is taken back.
         '' counts every lapsed attempt (for a caller that cannot tell)."""
-        keys = self._keys
-        keys = [*keys[:9], self.k.idempotency(), *keys[9:]]
+        keys = self._keys_with_idempotency
         raw = self._reap(keys=keys, args=[now_ms, limit, max_attempts, retry_ms, attempt_prefix])
         return [int(x) for x in raw]
 

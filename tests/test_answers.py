@@ -17,8 +17,10 @@ from actors.runtime import RuntimeConfig
 from actors.trunk import Trunk
 from cluster.agents import AgentState, CallContext
 from cluster.answers import ABANDONED, AnswerClaims
+from cluster.leads import Lease
 from cluster.lifecycle import Action
 from cluster.models import ContactableTimings
+from cluster.origination import OriginationRequest, Originations
 from cluster.pacing import CONNECT_GRACE_S
 from cluster.telephony import CarrierProfile, OriginateRequest
 
@@ -217,3 +219,63 @@ def test_paced_campaigns_of_equal_priority_never_count_the_same_agent(
     # A campaign whose mode became progressive leaves the paced ones.
     pool.want("campaign:b#0", 5, True)
     assert "campaign:b#0" not in pool.paced and "campaign:b#0" in pool.wanting
+
+
+# A reservation held past any ring: settled from Redis, never guessed ---------------------------
+def reserved_call(pool: PoolDispatcher) -> tuple[object, CallContext]:
+    """A progressive campaign's lead leased for `ann`, as a dialer does before it originates."""
+    state = pool.state
+    lst = state.lists.create("l")
+    state.lists.import_csv(lst.id, ["phone\n2125550100\n"])
+    campaign = state.campaigns.create(
+        {
+            "name": "c", "contact_list_ids": [lst.id], "dialing_mode": "progressive",
+            "queue_id": "q", "caller_id": "+12125550199",
+            "contactable_timings": ContactableTimings.default().model_dump(mode="json"),
+        }
+    )  # fmt: skip
+    campaign = state.campaigns.act(campaign.id, Action.RUN)
+    run = state.campaigns.run_instance(campaign)
+    assert run is not None
+    (lc,) = run.lease_contacts(state.clock.now_ms(), 1, 3_600_000, 3)
+    call = CallContext(
+        campaign.id, run.instance, lc.lease.lead, lc.lease.token, lc.lease.attempt, "",
+        lc.contact.phone, reservation="r1",
+    )  # fmt: skip
+    return run, call
+
+
+def originate(pool: PoolDispatcher, run, call: CallContext, call_id: str, record: dict) -> str:  # type: ignore[no-untyped-def]
+    """What the trunk's script answers to placing the reserved call now."""
+    now = pool.clock.now_ms()
+    request = OriginationRequest(
+        run.keys, "c", idempotency_key=run.attempt_key(Lease(call.lead, call.token, call.attempt)),
+        refusal="", lead=call.lead, token=call.token, lease_until_ms=now + 60_000,
+        call_id=call_id, record=record, originated_field="o", now_ms=now,
+    )  # fmt: skip
+    return Originations(pool.state.r).record_many([request])[0].result
+
+
+def test_a_stale_reservation_whose_call_was_never_placed_gives_its_lease_back_for_good(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Its dialer stalled past any ring: the agent is freed, and the originate that arrives
+    later finds no lease, so no call can ring for an agent who is no longer waiting for it."""
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+    run, call = reserved_call(pool)
+    state, _ = asyncio.run(pool._call_state(call))
+    assert state == "lost"
+    assert not run.leads.snapshot()["leases"] and run.leads.snapshot()["attempts"] == {}
+    assert originate(pool, run, call, "late", {}) == "lease_lost"
+
+
+def test_a_stale_reservation_whose_call_was_placed_keeps_its_lease(
+    redis_url: str, key_prefix: str
+) -> None:
+    pool = PoolDispatcher(config(redis_url, key_prefix), "q")
+    run, call = reserved_call(pool)
+    ended = {"lead": call.lead, "end": "busy", "end_ms": pool.clock.now_ms()}
+    assert originate(pool, run, call, "t1-x", ended) == "placed"
+    state, settled = asyncio.run(pool._call_state(call))
+    assert (state, settled.call_id) == ("ended", "t1-x")
+    assert list(run.leads.snapshot()["leases"]) == [call.lead]  # its dialer settles the lead
