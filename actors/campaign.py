@@ -105,6 +105,7 @@ class CampaignDialer:
         self.state = cfg.state()
         self.clock = self.state.clock
         self.campaign: Campaign | None = None
+        self._campaign_raw: tuple[bytes, Campaign] | None = None
         self.run: RunInstance | None = None
         self._runs: dict[int, RunInstance] = {}
         self.deleted = False
@@ -130,12 +131,14 @@ class CampaignDialer:
     # State ------------------------------------------------------------------------------------
     def refresh(self) -> Campaign | None:
         try:
-            campaign = self.state.campaigns.get(self.campaign_id)
+            self._campaign_raw = self.state.campaigns.get_unless_same(
+                self.campaign_id, self._campaign_raw
+            )
         except NotFound:
             self.deleted = True
             self.campaign = self.run = None
             return None
-        self.campaign = campaign
+        campaign = self.campaign = self._campaign_raw[1]
         if campaign.run_instance and (
             self.run is None or self.run.instance != campaign.run_instance
         ):
