@@ -71,6 +71,8 @@ LOST_CALL_SLACK_S = 120
 call with no answer and no end is taken for lost."""
 LOST_TALK_MS = 4 * 3_600_000
 """A paced call answered this long ago with no end is taken for lost with its trunk."""
+STALE_TRUNKS_S = 1.0
+"""Real seconds a trunk snapshot may serve dials while a fresh one is asked for."""
 LIVE_ANSWERS = frozenset({CallEventKind.ANSWERED_HUMAN.value, CallEventKind.ANSWERED.value})
 PACED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.POWER})
 """Modes whose calls are placed for no agent in particular and paced by cluster/pacing.py."""
@@ -118,6 +120,8 @@ class CampaignDialer:
             "abandoned": 0,
         }
         self._trunk_snapshot: tuple[float, list[TrunkSlot]] | None = None
+        self._trunk_handles: dict[str, Any] = {}
+        self._trunk_asking: asyncio.Task[list[TrunkSlot]] | None = None
         self.tracker = CallStatsTracker()
         self.paced_calls: dict[str, PacedCall] = {}
         self.last_decision: PacingDecision | None = None
@@ -207,17 +211,29 @@ class CampaignDialer:
         """The trunks' free channels (and CPS tokens), asked of every trunk at most once per
         tick interval: a burst of progressive dials shares one snapshot, its free counts
         taken down as calls are placed. A trunk fuller than its snapshot refuses the call,
-        and the next one is tried."""
+        and the next one is tried. A snapshot past its interval but under STALE_TRUNKS_S is
+        still used while a new one is asked for (its free counts only went down since), so a
+        dial seldom waits for the trunks' answer."""
         now = time.monotonic()
-        if self._trunk_snapshot is not None and now - self._trunk_snapshot[0] < self.cfg.tick_s:
-            return self._trunk_snapshot[1]
+        snapshot = self._trunk_snapshot
+        if snapshot is not None and now - snapshot[0] < self.cfg.tick_s:
+            return snapshot[1]
+        if self._trunk_asking is None or self._trunk_asking.done():
+            self._trunk_asking = asyncio.get_running_loop().create_task(self._new_snapshot(now))
+            self._trunk_asking.add_done_callback(_retrieved)
+        if snapshot is not None and now - snapshot[0] < STALE_TRUNKS_S:
+            return snapshot[1]  # served while the trunks are asked again: no Ray round trip
+        return await asyncio.shield(self._trunk_asking)
+
+    async def _new_snapshot(self, now: float) -> list[TrunkSlot]:
+        """One question to the trunks at a time, whoever needs the answer."""
         slots = await self._ask_trunks()
         self._trunk_snapshot = (now, slots)
         return slots
 
     async def _ask_trunks(self) -> list[TrunkSlot]:
         configs = [t for t in self.state.trunks.all() if not t.draining and t.channels > 0]
-        handles = [(t.id, find_actor(trunk_actor_name(self.cfg, t.id))) for t in configs]
+        handles = [(t.id, self._trunk_handle(t.id)) for t in configs]
         live = [(tid, h) for tid, h in handles if h is not None]
         statuses = await asyncio.gather(
             *(h.status.remote() for _, h in live), return_exceptions=True
@@ -225,9 +241,20 @@ class CampaignDialer:
         slots = []
         for (tid, handle), status in zip(live, statuses, strict=True):
             if isinstance(status, BaseException):
+                self._trunk_handles.pop(tid, None)  # looked up again next time
                 continue
             slots.append(TrunkSlot(tid, handle, min(status["free"], status["cps_tokens"])))
         return slots
+
+    def _trunk_handle(self, trunk_id: str) -> Any | None:
+        """A trunk's actor handle, looked up once (a lookup is a GCS round trip, and the
+        snapshot is taken every tick interval); forgotten when the trunk does not answer."""
+        handle = self._trunk_handles.get(trunk_id)
+        if handle is None:
+            handle = find_actor(trunk_actor_name(self.cfg, trunk_id))
+            if handle is not None:
+                self._trunk_handles[trunk_id] = handle
+        return handle
 
     async def _dial_agentless(self, campaign: Campaign, now: int) -> None:
         assert self.run is not None
@@ -932,6 +959,12 @@ class CampaignDialer:
         trunk = find_actor(trunk_actor_name(self.cfg, report.trunk_id))
         if trunk is not None:
             await call_reliably(trunk.hangup, report.call_id)
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Done callback of a task nobody may await: its failure is logged, not left unretrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("trunk snapshot failed: %s", task.exception())
 
 
 def _holds(agent: dict[str, Any], call: CallContext) -> bool:
