@@ -76,6 +76,10 @@ STALE_TRUNKS_S = 1.0
 LIVE_ANSWERS = frozenset({CallEventKind.ANSWERED_HUMAN.value, CallEventKind.ANSWERED.value})
 PACED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.POWER})
 """Modes whose calls are placed for no agent in particular and paced by cluster/pacing.py."""
+TICK_ON_EVENTS = PACED_MODES | {DialingMode.AGENTLESS}
+"""Modes whose tick places calls, so a call's end (a channel, a lead, an agent freed) wakes it
+at once. A progressive or preview campaign dials when its pool asks: its tick (demand, reaping,
+the end of the run) keeps its interval instead of running again after every event batch."""
 
 
 @dataclass
@@ -1002,7 +1006,9 @@ class CampaignActor:
         except Exception:
             log.exception("call events %s failed", [(r.call_id, r.kind) for r in reports])
             raise
-        self._wake.set()
+        campaign = self.dialer.campaign
+        if campaign is None or campaign.dialing_mode in TICK_ON_EVENTS:
+            self._wake.set()
 
     async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
         return await self.dialer.dial_for_agent(agent_id, reservation)
