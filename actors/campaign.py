@@ -21,6 +21,7 @@ import msgpack
 import ray
 
 from actors.runtime import (
+    HandleCache,
     RuntimeConfig,
     call_reliably,
     campaign_actor_name,
@@ -124,7 +125,7 @@ class CampaignDialer:
             "abandoned": 0,
         }
         self._trunk_snapshot: tuple[float, list[TrunkSlot]] | None = None
-        self._trunk_handles: dict[str, Any] = {}
+        self.handles = HandleCache()
         self._trunk_asking: asyncio.Task[list[TrunkSlot]] | None = None
         self.tracker = CallStatsTracker()
         self.paced_calls: dict[str, PacedCall] = {}
@@ -237,7 +238,7 @@ class CampaignDialer:
 
     async def _ask_trunks(self) -> list[TrunkSlot]:
         configs = [t for t in self.state.trunks.all() if not t.draining and t.channels > 0]
-        handles = [(t.id, self._trunk_handle(t.id)) for t in configs]
+        handles = [(t.id, self.handles.get(trunk_actor_name(self.cfg, t.id))) for t in configs]
         live = [(tid, h) for tid, h in handles if h is not None]
         statuses = await asyncio.gather(
             *(h.status.remote() for _, h in live), return_exceptions=True
@@ -245,20 +246,10 @@ class CampaignDialer:
         slots = []
         for (tid, handle), status in zip(live, statuses, strict=True):
             if isinstance(status, BaseException):
-                self._trunk_handles.pop(tid, None)  # looked up again next time
+                self.handles.forget(trunk_actor_name(self.cfg, tid))
                 continue
             slots.append(TrunkSlot(tid, handle, min(status["free"], status["cps_tokens"])))
         return slots
-
-    def _trunk_handle(self, trunk_id: str) -> Any | None:
-        """A trunk's actor handle, looked up once (a lookup is a GCS round trip, and the
-        snapshot is taken every tick interval); forgotten when the trunk does not answer."""
-        handle = self._trunk_handles.get(trunk_id)
-        if handle is None:
-            handle = find_actor(trunk_actor_name(self.cfg, trunk_id))
-            if handle is not None:
-                self._trunk_handles[trunk_id] = handle
-        return handle
 
     async def _dial_agentless(self, campaign: Campaign, now: int) -> None:
         assert self.run is not None
@@ -420,7 +411,7 @@ class CampaignDialer:
 
     # Progressive ------------------------------------------------------------------------------
     def _pool(self, campaign: Campaign) -> Any | None:
-        return find_actor(pool_actor_name(self.cfg, campaign.queue_id or ""))
+        return self.handles.get(pool_actor_name(self.cfg, campaign.queue_id or ""))
 
     async def _announce_demand(self, campaign: Campaign, now: int) -> None:
         assert self.run is not None
