@@ -21,6 +21,7 @@ import msgpack
 import ray
 
 from actors.runtime import (
+    HandleCache,
     RuntimeConfig,
     call_reliably,
     campaign_actor_name,
@@ -71,9 +72,15 @@ LOST_CALL_SLACK_S = 120
 call with no answer and no end is taken for lost."""
 LOST_TALK_MS = 4 * 3_600_000
 """A paced call answered this long ago with no end is taken for lost with its trunk."""
+STALE_TRUNKS_S = 1.0
+"""Real seconds a trunk snapshot may serve dials while a fresh one is asked for."""
 LIVE_ANSWERS = frozenset({CallEventKind.ANSWERED_HUMAN.value, CallEventKind.ANSWERED.value})
 PACED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.POWER})
 """Modes whose calls are placed for no agent in particular and paced by cluster/pacing.py."""
+TICK_ON_EVENTS = PACED_MODES | {DialingMode.AGENTLESS}
+"""Modes whose tick places calls, so a call's end (a channel, a lead, an agent freed) wakes it
+at once. A progressive or preview campaign dials when its pool asks: its tick (demand, reaping,
+the end of the run) keeps its interval instead of running again after every event batch."""
 
 
 @dataclass
@@ -105,6 +112,7 @@ class CampaignDialer:
         self.state = cfg.state()
         self.clock = self.state.clock
         self.campaign: Campaign | None = None
+        self._campaign_raw: tuple[bytes, Campaign] | None = None
         self.run: RunInstance | None = None
         self._runs: dict[int, RunInstance] = {}
         self.deleted = False
@@ -117,6 +125,8 @@ class CampaignDialer:
             "abandoned": 0,
         }
         self._trunk_snapshot: tuple[float, list[TrunkSlot]] | None = None
+        self.handles = HandleCache()
+        self._trunk_asking: asyncio.Task[list[TrunkSlot]] | None = None
         self.tracker = CallStatsTracker()
         self.paced_calls: dict[str, PacedCall] = {}
         self.last_decision: PacingDecision | None = None
@@ -130,12 +140,14 @@ class CampaignDialer:
     # State ------------------------------------------------------------------------------------
     def refresh(self) -> Campaign | None:
         try:
-            campaign = self.state.campaigns.get(self.campaign_id)
+            self._campaign_raw = self.state.campaigns.get_unless_same(
+                self.campaign_id, self._campaign_raw
+            )
         except NotFound:
             self.deleted = True
             self.campaign = self.run = None
             return None
-        self.campaign = campaign
+        campaign = self.campaign = self._campaign_raw[1]
         if campaign.run_instance and (
             self.run is None or self.run.instance != campaign.run_instance
         ):
@@ -204,17 +216,29 @@ class CampaignDialer:
         """The trunks' free channels (and CPS tokens), asked of every trunk at most once per
         tick interval: a burst of progressive dials shares one snapshot, its free counts
         taken down as calls are placed. A trunk fuller than its snapshot refuses the call,
-        and the next one is tried."""
+        and the next one is tried. A snapshot past its interval but under STALE_TRUNKS_S is
+        still used while a new one is asked for (its free counts only went down since), so a
+        dial seldom waits for the trunks' answer."""
         now = time.monotonic()
-        if self._trunk_snapshot is not None and now - self._trunk_snapshot[0] < self.cfg.tick_s:
-            return self._trunk_snapshot[1]
+        snapshot = self._trunk_snapshot
+        if snapshot is not None and now - snapshot[0] < self.cfg.tick_s:
+            return snapshot[1]
+        if self._trunk_asking is None or self._trunk_asking.done():
+            self._trunk_asking = asyncio.get_running_loop().create_task(self._new_snapshot(now))
+            self._trunk_asking.add_done_callback(_retrieved)
+        if snapshot is not None and now - snapshot[0] < STALE_TRUNKS_S:
+            return snapshot[1]  # served while the trunks are asked again: no Ray round trip
+        return await asyncio.shield(self._trunk_asking)
+
+    async def _new_snapshot(self, now: float) -> list[TrunkSlot]:
+        """One question to the trunks at a time, whoever needs the answer."""
         slots = await self._ask_trunks()
         self._trunk_snapshot = (now, slots)
         return slots
 
     async def _ask_trunks(self) -> list[TrunkSlot]:
         configs = [t for t in self.state.trunks.all() if not t.draining and t.channels > 0]
-        handles = [(t.id, find_actor(trunk_actor_name(self.cfg, t.id))) for t in configs]
+        handles = [(t.id, self.handles.get(trunk_actor_name(self.cfg, t.id))) for t in configs]
         live = [(tid, h) for tid, h in handles if h is not None]
         statuses = await asyncio.gather(
             *(h.status.remote() for _, h in live), return_exceptions=True
@@ -222,6 +246,7 @@ class CampaignDialer:
         slots = []
         for (tid, handle), status in zip(live, statuses, strict=True):
             if isinstance(status, BaseException):
+                self.handles.forget(trunk_actor_name(self.cfg, tid))
                 continue
             slots.append(TrunkSlot(tid, handle, min(status["free"], status["cps_tokens"])))
         return slots
@@ -386,7 +411,7 @@ class CampaignDialer:
 
     # Progressive ------------------------------------------------------------------------------
     def _pool(self, campaign: Campaign) -> Any | None:
-        return find_actor(pool_actor_name(self.cfg, campaign.queue_id or ""))
+        return self.handles.get(pool_actor_name(self.cfg, campaign.queue_id or ""))
 
     async def _announce_demand(self, campaign: Campaign, now: int) -> None:
         assert self.run is not None
@@ -931,6 +956,12 @@ class CampaignDialer:
             await call_reliably(trunk.hangup, report.call_id)
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Done callback of a task nobody may await: its failure is logged, not left unretrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("trunk snapshot failed: %s", task.exception())
+
+
 def _holds(agent: dict[str, Any], call: CallContext) -> bool:
     """Whether an agent's record (as the pool returns it) is on or past `call`."""
     held = agent.get("call") or {}
@@ -966,7 +997,9 @@ class CampaignActor:
         except Exception:
             log.exception("call events %s failed", [(r.call_id, r.kind) for r in reports])
             raise
-        self._wake.set()
+        campaign = self.dialer.campaign
+        if campaign is None or campaign.dialing_mode in TICK_ON_EVENTS:
+            self._wake.set()
 
     async def dial_for_agent(self, agent_id: str, reservation: str) -> CallContext | None:
         return await self.dialer.dial_for_agent(agent_id, reservation)

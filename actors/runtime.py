@@ -102,6 +102,32 @@ def find_actor(name: str) -> Any | None:
         return None
 
 
+class HandleCache:
+    """Named actors' handles, each looked up again after `ttl_s` (a lookup is a blocking GCS
+    round trip; a dialer wants its pool per event and per tick). An actor restarted by Ray
+    keeps its handle; one stopped and created again gets a new one, found within `ttl_s`, or
+    at once after `forget` (a caller that saw the old one fail)."""
+
+    def __init__(self, ttl_s: float = 1.0) -> None:
+        self.ttl_s = ttl_s
+        self._found: dict[str, tuple[float, Any]] = {}
+
+    def get(self, name: str) -> Any | None:
+        now = time.monotonic()
+        found = self._found.get(name)
+        if found is not None and now - found[0] < self.ttl_s:
+            return found[1]
+        handle = find_actor(name)
+        if handle is None:
+            self._found.pop(name, None)
+        else:
+            self._found[name] = (now, handle)
+        return handle
+
+    def forget(self, name: str) -> None:
+        self._found.pop(name, None)
+
+
 # Actors are IO-bound: they ask for no CPU so a small node holds many of them. They restart
 # forever and retry calls, which is safe because every call is idempotent against Redis.
 ACTOR_OPTIONS: dict[str, Any] = {

@@ -30,6 +30,7 @@ import redis
 
 from cluster.keys import RunKeys
 from cluster.models import DialingOrder
+from cluster.scripts import run_pipelined
 
 # Shared by the scripts below. rank() must agree with lead_rank() in Python.
 _RANK_LUA = """
@@ -457,10 +458,9 @@ class LeadState:
 
     def complete_many(self, completions: Iterable[Completion]) -> list[int]:
         """`complete` for several leads in one round trip (a pipeline, each script atomic)."""
-        pipe = self.r.pipeline(transaction=False)
-        for c in completions:
-            self._complete(keys=self._keys, args=c.args(), client=pipe)
-        return [int(x) for x in pipe.execute()]
+        keys = self._keys
+        calls = [(keys, c.args()) for c in completions]
+        return [int(x) for x in run_pipelined(self.r, self._complete, calls)]
 
     def renew(self, leases: Iterable[Lease], until_ms: int) -> int:
         args: list[int | str] = [until_ms]

@@ -18,6 +18,7 @@ import redis
 
 from cluster.codec import text
 from cluster.keys import RunKeys
+from cluster.scripts import run_pipelined
 
 # KEYS: idempotency, leases, lease_exp, calls, counters
 # ARGV: idempotency_key, refusal, lead, token, lease_until_ms, call_id, record, originated_field,
@@ -73,17 +74,16 @@ class Originations:
 
     def record_many(self, requests: list[OriginationRequest]) -> list[Origination]:
         """One round trip for a batch (a pipeline; each script atomic), answered in order."""
-        pipe = self.r.pipeline(transaction=False)
-        for q in requests:
-            self._script(
-                keys=[
+        calls = [
+            (
+                [
                     q.run.idempotency(),
                     q.run.leases(),
                     q.run.lease_expiry(),
                     q.run.calls(),
                     q.counters_key,
                 ],
-                args=[
+                [
                     q.idempotency_key,
                     q.refusal,
                     q.lead,
@@ -94,6 +94,8 @@ class Originations:
                     q.originated_field,
                     q.now_ms,
                 ],
-                client=pipe,
             )
-        return [Origination(text(result), text(call_id)) for result, call_id in pipe.execute()]
+            for q in requests
+        ]
+        replies = run_pipelined(self.r, self._script, calls)
+        return [Origination(text(result), text(call_id)) for result, call_id in replies]
