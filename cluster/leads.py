@@ -58,6 +58,13 @@ end
 
 _COUNT_LUA = _count_lua()
 
+# Shared by the scripts that give a lease back undialed. KEYS[5] is the attempts hash.
+_TAKE_BACK_LUA = """
+local function take_attempt_back(lead)
+  if redis.call('HINCRBY', KEYS[5], lead, -1) <= 0 then redis.call('HDEL', KEYS[5], lead) end
+end
+"""
+
 # KEYS: ready, waiting, leases, lease_exp, attempts, final, progress, last
 # ARGV: now_ms, n, ttl_ms, max_attempts, order, seed, promote_limit, max_leased
 # Moves due waiting leads to ready, then leases up to n leads from the head of ready, never
@@ -113,6 +120,7 @@ return out
 # can be, as the origination script checks the lease in the same atomic way.
 RELEASE_LUA = (
     _count_lua(11)
+    + _TAKE_BACK_LUA
     + """
 local lead = ARGV[1]
 if redis.call('HGET', KEYS[3], lead) ~= ARGV[2] then return 0 end
@@ -120,7 +128,7 @@ if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[10], ARGV[5]) == 1 then return 0
 redis.call('HDEL', KEYS[3], lead)
 redis.call('ZREM', KEYS[4], lead)
 redis.call('HDEL', KEYS[9], lead)
-if redis.call('HINCRBY', KEYS[5], lead, -1) <= 0 then redis.call('HDEL', KEYS[5], lead) end
+take_attempt_back(lead)
 if ARGV[3] == 'defer' then
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), lead)
 else
@@ -204,11 +212,12 @@ return renewed
 # Takes back lapsed leases. An attempt recorded in the idempotency hash (under
 # attempt_prefix .. lead .. ':' .. attempt .. ':' .. token, dialing.attempt_key) had a call
 # placed: it stands, so the lead waits a full retry period, or is final if it has no attempts
-# left. An attempt not recorded there was
-# never placed and never will be (the lease it needed is gone): it is taken back and the lead is
-# due at once. With no prefix every attempt stands. Returns the leads whose attempt stood.
+# left. An attempt not recorded there was never placed and never will be (the lease it needed
+# is gone): it is taken back and the lead is due at once. With no prefix every attempt stands.
+# Returns the leads whose attempt stood.
 REAP_LUA = (
     _count_lua(11)
+    + _TAKE_BACK_LUA
     + """
 local now = tonumber(ARGV[1])
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
@@ -220,12 +229,8 @@ for _, lead in ipairs(lapsed) do
   redis.call('HDEL', KEYS[9], lead)
   redis.call('HDEL', KEYS[3], lead)
   redis.call('ZREM', KEYS[4], lead)
-  if ARGV[5] ~= '' and token and not redis.call('HGET', KEYS[10], key) then
-    if made <= 1 then
-      redis.call('HDEL', KEYS[5], lead)
-    else
-      redis.call('HSET', KEYS[5], lead, made - 1)
-    end
+  if ARGV[5] ~= '' and token and redis.call('HEXISTS', KEYS[10], key) == 0 then
+    take_attempt_back(lead)
     redis.call('HINCRBY', KEYS[7], 'leases_unplaced', 1)
     redis.call('ZADD', KEYS[2], now, lead)
   else
