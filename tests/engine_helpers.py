@@ -17,7 +17,11 @@ import ray
 
 from actors.controller import start_controller, stop_controller
 from actors.runtime import RuntimeConfig
+from cluster.leads import Lease
+from cluster.lifecycle import Action
 from cluster.models import Campaign, CampaignStatus, ContactableTimings
+from cluster.origination import OriginationRequest, Originations
+from cluster.runs import LeasedContact, RunInstance
 from cluster.scheduler import effective_timings
 from cluster.state import DialerState
 from cluster.telephony import CarrierProfile
@@ -83,6 +87,34 @@ def campaign_spec(list_ids: list[str], **extra: Any) -> dict[str, Any]:
         "pacing": 4,
         **extra,
     }
+
+
+def leased_run(state: DialerState, **spec: Any) -> tuple[Campaign, RunInstance, LeasedContact]:
+    """A one-number campaign (`campaign_spec` with `spec`) run and its lead leased, as a dialer
+    leases it before originating; no engine."""
+    campaign = state.campaigns.create(campaign_spec([make_list(state, ["+12125550100"])], **spec))
+    campaign = state.campaigns.act(campaign.id, Action.RUN)
+    run = state.campaigns.run_instance(campaign)
+    assert run is not None
+    (leased,) = run.lease_contacts(state.clock.now_ms(), 1, 60_000, campaign.max_attempts)
+    return campaign, run, leased
+
+
+def originate(
+    state: DialerState,
+    run: RunInstance,
+    lease: Lease,
+    now_ms: int,
+    call_id: str,
+    record: dict[str, Any] | None = None,
+) -> str:
+    """What the trunk's origination script answers to placing `lease`'s call now."""
+    request = OriginationRequest(
+        run.keys, "c", idempotency_key=run.attempt_key(lease), refusal="", lead=lease.lead,
+        token=lease.token, lease_until_ms=now_ms + 60_000, call_id=call_id, record=record or {},
+        originated_field="o", now_ms=now_ms,
+    )  # fmt: skip
+    return Originations(state.r).record_many([request])[0].result
 
 
 @dataclass

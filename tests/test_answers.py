@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import msgpack
 import pytest
@@ -18,11 +17,10 @@ from actors.trunk import Trunk
 from cluster.agents import AgentState, CallContext
 from cluster.answers import ABANDONED, AnswerClaims
 from cluster.leads import Lease
-from cluster.lifecycle import Action
-from cluster.models import ContactableTimings
-from cluster.origination import OriginationRequest, Originations
 from cluster.pacing import CONNECT_GRACE_S
+from cluster.runs import RunInstance
 from cluster.telephony import CarrierProfile, OriginateRequest
+from tests.engine_helpers import leased_run, originate
 
 SCALE = 100.0  # the 2-second grace is 20 ms here
 ALWAYS_HUMAN = CarrierProfile(
@@ -126,25 +124,9 @@ def test_trunk_abandons_an_answer_nobody_claimed_and_plays_the_message(
     cfg = config(redis_url, key_prefix)
     state = cfg.state()
     state.trunks.put({"id": "t1", "channels": 5, "cps": 50})
-    contacts = state.lists.create(f"list-{uuid.uuid4().hex[:6]}")
-    state.lists.import_csv(contacts.id, ["phone\n+12125550100\n"])
-    campaign = state.campaigns.create(
-        {
-            "name": "predictive",
-            "contact_list_ids": [contacts.id],
-            "dialing_mode": "predictive",
-            "queue_id": "q",
-            "safe_harbor_flow_id": "flow-safe-harbor",
-            "caller_id": "+12125550199",
-            "contactable_timings": ContactableTimings.default("America/New_York").model_dump(
-                mode="json"
-            ),
-        }
+    campaign, run, leased = leased_run(
+        state, dialing_mode="predictive", queue_id="q", safe_harbor_flow_id="flow-safe-harbor"
     )
-    campaign = state.campaigns.act(campaign.id, Action.RUN)
-    run = state.campaigns.run_instance(campaign)
-    assert run is not None
-    (leased,) = run.lease_contacts(state.clock.now_ms(), 1, 3_600_000, 3)
     request = OriginateRequest(
         idempotency_key="k1", campaign_id=campaign.id, instance=run.instance,
         lead=leased.lease.lead, token=leased.lease.token, attempt=leased.lease.attempt,
@@ -222,22 +204,10 @@ def test_paced_campaigns_of_equal_priority_never_count_the_same_agent(
 
 
 # A reservation held past any ring: settled from Redis, never guessed ---------------------------
-def reserved_call(pool: PoolDispatcher) -> tuple[object, CallContext]:
-    """A progressive campaign's lead leased for `ann`, as a dialer does before it originates."""
-    state = pool.state
-    lst = state.lists.create("l")
-    state.lists.import_csv(lst.id, ["phone\n2125550100\n"])
-    campaign = state.campaigns.create(
-        {
-            "name": "c", "contact_list_ids": [lst.id], "dialing_mode": "progressive",
-            "queue_id": "q", "caller_id": "+12125550199",
-            "contactable_timings": ContactableTimings.default().model_dump(mode="json"),
-        }
-    )  # fmt: skip
-    campaign = state.campaigns.act(campaign.id, Action.RUN)
-    run = state.campaigns.run_instance(campaign)
-    assert run is not None
-    (lc,) = run.lease_contacts(state.clock.now_ms(), 1, 3_600_000, 3)
+def reserved_call(pool: PoolDispatcher) -> tuple[RunInstance, CallContext]:
+    """A progressive campaign's lead leased for an agent's reservation, as a dialer does
+    before it originates."""
+    campaign, run, lc = leased_run(pool.state, dialing_mode="progressive", queue_id="q")
     call = CallContext(
         campaign.id, run.instance, lc.lease.lead, lc.lease.token, lc.lease.attempt, "",
         lc.contact.phone, reservation="r1",
@@ -245,15 +215,8 @@ def reserved_call(pool: PoolDispatcher) -> tuple[object, CallContext]:
     return run, call
 
 
-def originate(pool: PoolDispatcher, run, call: CallContext, call_id: str, record: dict) -> str:  # type: ignore[no-untyped-def]
-    """What the trunk's script answers to placing the reserved call now."""
-    now = pool.clock.now_ms()
-    request = OriginationRequest(
-        run.keys, "c", idempotency_key=run.attempt_key(Lease(call.lead, call.token, call.attempt)),
-        refusal="", lead=call.lead, token=call.token, lease_until_ms=now + 60_000,
-        call_id=call_id, record=record, originated_field="o", now_ms=now,
-    )  # fmt: skip
-    return Originations(pool.state.r).record_many([request])[0].result
+def lease_of(call: CallContext) -> Lease:
+    return Lease(call.lead, call.token, call.attempt)
 
 
 def test_a_stale_reservation_whose_call_was_never_placed_gives_its_lease_back_for_good(
@@ -266,7 +229,7 @@ def test_a_stale_reservation_whose_call_was_never_placed_gives_its_lease_back_fo
     state, _ = asyncio.run(pool._call_state(call))
     assert state == "lost"
     assert not run.leads.snapshot()["leases"] and run.leads.snapshot()["attempts"] == {}
-    assert originate(pool, run, call, "late", {}) == "lease_lost"
+    assert originate(pool.state, run, lease_of(call), pool.clock.now_ms(), "late") == "lease_lost"
 
 
 def test_a_stale_reservation_whose_call_was_placed_keeps_its_lease(
@@ -274,8 +237,9 @@ def test_a_stale_reservation_whose_call_was_placed_keeps_its_lease(
 ) -> None:
     pool = PoolDispatcher(config(redis_url, key_prefix), "q")
     run, call = reserved_call(pool)
-    ended = {"lead": call.lead, "end": "busy", "end_ms": pool.clock.now_ms()}
-    assert originate(pool, run, call, "t1-x", ended) == "placed"
+    now = pool.clock.now_ms()
+    ended = {"lead": call.lead, "end": "busy", "end_ms": now}
+    assert originate(pool.state, run, lease_of(call), now, "t1-x", ended) == "placed"
     state, settled = asyncio.run(pool._call_state(call))
     assert (state, settled.call_id) == ("ended", "t1-x")
     assert list(run.leads.snapshot()["leases"]) == [call.lead]  # its dialer settles the lead

@@ -5,30 +5,9 @@ from __future__ import annotations
 
 import msgpack
 
-from cluster.lifecycle import Action
-from cluster.models import ContactableTimings
 from cluster.origination import OriginationRequest, Originations
 from cluster.state import DialerState
-
-
-def leased_run(state: DialerState):  # type: ignore[no-untyped-def]
-    lst = state.lists.create("l")
-    state.lists.import_csv(lst.id, ["phone\n2125550100\n"])
-    campaign = state.campaigns.create(
-        {
-            "name": "c",
-            "contact_list_ids": [lst.id],
-            "dialing_mode": "agentless",
-            "start_flow_id": "flow",
-            "caller_id": "+12125550199",
-            "contactable_timings": ContactableTimings.default().model_dump(mode="json"),
-        }
-    )
-    campaign = state.campaigns.act(campaign.id, Action.RUN)
-    run = state.campaigns.run_instance(campaign)
-    assert run is not None
-    (leased,) = run.lease_contacts(state.clock.now_ms(), 1, 60_000, 3)
-    return campaign, run, leased
+from tests.engine_helpers import leased_run, originate
 
 
 def test_origination_answers_in_order_duplicate_refusal_lease_then_places(
@@ -66,16 +45,6 @@ def test_origination_answers_in_order_duplicate_refusal_lease_then_places(
     assert state.r.hlen(run.keys.calls()) == 1 and state.r.hget(counters, "originated:t") == b"1"
 
 
-def originate(state: DialerState, run, leased, now_ms: int, call_id: str) -> str:  # type: ignore[no-untyped-def]
-    """What the trunk's script answers to placing `leased`'s call now."""
-    request = OriginationRequest(
-        run.keys, "c", idempotency_key=run.attempt_key(leased.lease), refusal="",
-        lead=leased.lease.lead, token=leased.lease.token, lease_until_ms=now_ms + 60_000,
-        call_id=call_id, record={}, originated_field="o", now_ms=now_ms,
-    )  # fmt: skip
-    return Originations(state.r).record_many([request])[0].result
-
-
 def test_a_lease_lapsed_before_its_call_was_placed_is_taken_back_uncounted(
     state: DialerState,
 ) -> None:
@@ -87,7 +56,7 @@ def test_a_lease_lapsed_before_its_call_was_placed_is_taken_back_uncounted(
     progress = run.leads.progress()
     assert (progress.dialed, progress.leases_unplaced, progress.outcomes) == (0, 1, {})
     assert run.leads.snapshot()["attempts"] == {}
-    assert originate(state, run, leased, now + 60_001, "late") == "lease_lost"
+    assert originate(state, run, leased.lease, now + 60_001, "late") == "lease_lost"
     # Due at once, as the same attempt under a new lease (and a new idempotency key).
     (again,) = run.lease_contacts(now + 60_001, 1, 60_000, campaign.max_attempts)
     assert (again.lease.lead, again.lease.attempt) == (leased.lease.lead, 1)
@@ -99,7 +68,7 @@ def test_a_lease_lapsed_after_its_call_was_placed_counts_as_an_attempt(
 ) -> None:
     campaign, run, leased = leased_run(state)
     now = state.clock.now_ms()
-    assert originate(state, run, leased, now, "lost-with-its-trunk") == "placed"
+    assert originate(state, run, leased.lease, now, "lost-with-its-trunk") == "placed"
     assert run.reap(now + 60_001, campaign.max_attempts, retry_ms=3_600_000) == [0]
     progress = run.leads.progress()
     assert (progress.dialed, progress.leases_unplaced) == (1, 0)
